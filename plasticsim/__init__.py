@@ -1,0 +1,36 @@
+"""plasticsim: noise-driven synaptic pruning of recurrent rate networks.
+
+A recurrent network driven by noise reveals, through the co-fluctuations of its neurons,
+which synapses matter; pruning the rest with probabilities ``min(1, k s_ij)`` preserves
+the spectrum and the dynamics while removing most synapses.
+
+Reference: E. Moore, R. Chaudhuri, "Using noise to probe recurrent neural network
+structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
+"""
+
+from .covariance import empirical_covariance, noise_covariance
+from .rule import (
+    PruneResult,
+    control_probabilities,
+    k_from_epsilon,
+    noise_prune,
+    pruning_probabilities,
+    solve_k,
+    sparsify,
+    synapse_scores,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PruneResult",
+    "control_probabilities",
+    "empirical_covariance",
+    "k_from_epsilon",
+    "noise_covariance",
+    "noise_prune",
+    "pruning_probabilities",
+    "solve_k",
+    "sparsify",
+    "synapse_scores",
+]

@@ -1,0 +1,510 @@
+"""The noise-prune rule: synapse scores, pruning probabilities, sparsification, controls.
+
+Conventions (DESIGN.md §1): ``A[i, j]`` is the synapse from presynaptic ``j`` onto
+postsynaptic ``i``; the diagonal holds the (negative) leak. The score of a synapse
+``a = A[i, j] != 0``, ``i != j``, is
+
+    s_ij = |a| (C_ii + C_jj - 2 sign(a) C_ij) = |a| E[(x_i - sign(a) x_j)^2],
+
+where ``C`` is the stationary covariance under noise. A synapse is kept with probability
+``p_ij = min(1, k s_ij)`` and, when kept, rescaled to ``A[i, j] / p_ij``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import (
+    check_choice,
+    check_density,
+    check_has_synapses,
+    check_matrix,
+    check_positive,
+    check_probability_matrix,
+    check_rng,
+    check_symmetric,
+    is_symmetric,
+)
+from .covariance import noise_covariance
+
+__all__ = [
+    "synapse_scores",
+    "pruning_probabilities",
+    "solve_k",
+    "k_from_epsilon",
+    "control_probabilities",
+    "sparsify",
+    "noise_prune",
+    "PruneResult",
+]
+
+_DIAGONAL_MODES = ("matched", "original", "zero")
+_CONTROLS = ("weight", "uniform", "magnitude")
+
+
+def _check_covariance(C, n: int) -> np.ndarray:
+    C = check_matrix(C, "C")
+    if C.shape != (n, n):
+        raise ValueError(f"C has shape {C.shape}, must match A's shape {(n, n)}.")
+    return C
+
+
+def _check_leak(A: np.ndarray, what: str) -> None:
+    diag = np.diag(A)
+    if np.any(diag >= 0):
+        i = int(np.argmax(diag >= 0))
+        raise ValueError(
+            f"A[{i}, {i}] == {diag[i]!r}: {what} needs a leak on the diagonal, "
+            "every A[i, i] must be < 0."
+        )
+
+
+def synapse_scores(A, C=None, *, sigma=1.0, noise_tau=0.0):
+    r"""Noise-prune score of every synapse.
+
+    .. math:: s_{ij} = |a_{ij}| \left(C_{ii} + C_{jj} - 2\,\mathrm{sign}(a_{ij})\,C_{ij}\right)
+              = |a_{ij}|\, E\left[(x_i - \mathrm{sign}(a_{ij})\, x_j)^2\right]
+
+    A synapse between neurons that already co-fluctuate (excitatory) or anti-fluctuate
+    (inhibitory) scores low: other paths carry what it carries.
+
+    Parameters
+    ----------
+    A : array_like of shape (n, n)
+        Connectivity, row = postsynaptic, leak on the diagonal.
+    C : array_like of shape (n, n), default=None
+        Stationary covariance; computed with :func:`noise_covariance` when omitted.
+    sigma, noise_tau : float
+        Passed to :func:`noise_covariance` when ``C`` is omitted.
+
+    Returns
+    -------
+    S : ndarray of shape (n, n)
+        Scores; zero on the diagonal and wherever ``A`` has no synapse. Symmetric when
+        ``A`` is.
+
+    Notes
+    -----
+    ``O(n^2)`` time and memory once ``C`` is known. For symmetric ``A`` with white noise,
+    ``s_ij = (sigma^2 / 2) |a_ij| R_ij`` where ``R_ij = b^T (-A)^{-1} b``,
+    ``b = e_i - sign(a) e_j``: the weight times the effective resistance of the edge
+    (Spielman & Srivastava's leverage score), up to ``sigma^2 / 2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[-2.0, 1.0], [1.0, -2.0]])
+    >>> C = noise_covariance(A)
+    >>> S = synapse_scores(A, C)
+    >>> bool(np.isclose(S[0, 1], abs(A[0, 1]) * (C[0, 0] + C[1, 1] - 2 * C[0, 1])))
+    True
+    """
+    A = check_matrix(A, "A")
+    n = A.shape[0]
+    C = noise_covariance(A, sigma=sigma, noise_tau=noise_tau) if C is None else (
+        _check_covariance(C, n)
+    )
+    d = np.diag(C)
+    S = np.multiply(np.sign(A), C)
+    S *= -2.0
+    S += d[:, None]
+    S += d[None, :]
+    S *= np.abs(A)
+    np.fill_diagonal(S, 0.0)
+    # Round-off can leave a tiny negative value where x_i and +-x_j are nearly identical.
+    np.maximum(S, 0.0, out=S)
+    return S
+
+
+def solve_k(scores: np.ndarray, target: float) -> float:
+    """Solve ``sum min(1, k s) == target`` for ``k > 0``, clipping included.
+
+    ``scores`` is a 1-D array of the positive scores; ``0 < target <= scores.size``.
+    ``f(k) = sum min(1, k s)`` is continuous, increasing and piecewise linear with breaks
+    at ``k = 1 / s_(r)``. With the scores sorted in decreasing order and ``T_r`` the sum of
+    ``s_(r), s_(r+1), ...``, ``f(1 / s_(r)) = r + 1 + T_(r+1) / s_(r)`` (ties included).
+    The first breakpoint where ``f`` reaches the target bounds the segment on which exactly
+    ``r`` scores clip, where ``k = (target - r) / T_r``. ``O(m log m)`` for ``m`` scores.
+    """
+    s = np.sort(np.asarray(scores, dtype=np.float64))[::-1]
+    m = s.size
+    tail = np.concatenate([np.cumsum(s[::-1])[::-1], [0.0]])  # tail[r] = sum s[r:]
+    f_break = np.arange(1, m + 1) + tail[1:] / s
+    r = int(np.searchsorted(f_break, target, side="left"))
+    if r >= m:  # target == m (up to round-off): keep everything
+        return float(1.0 / s[-1])
+    return float((target - r) / tail[r])
+
+
+def _check_density_or_k(density, k) -> None:
+    if (density is None) == (k is None):
+        raise ValueError(
+            f"give exactly one of density or k, got density={density!r}, k={k!r}."
+        )
+    if k is not None:
+        check_positive("k", k)
+    else:
+        check_density(density)
+
+
+def _probabilities_from_scores(S: np.ndarray, mask: np.ndarray, density, k, what: str):
+    """``min(1, k S)`` on ``mask``, with ``k`` given or solved from ``density``."""
+    _check_density_or_k(density, k)
+    if k is not None:
+        k = float(k)
+    else:
+        density = float(density)
+        values = S[mask]
+        positive = values[values > 0]
+        target = density * values.size
+        if target > positive.size * (1 + 1e-12):
+            raise ValueError(
+                f"density == {density!r} asks to keep {target:.6g} of {values.size} synapses "
+                f"in expectation, but only {positive.size} have a positive {what}."
+            )
+        k = solve_k(positive, min(target, positive.size))
+    P = np.zeros_like(S)
+    P[mask] = np.minimum(1.0, k * S[mask])
+    return P, float(k)
+
+
+def pruning_probabilities(
+    A, *, C=None, density=None, k=None, sigma=1.0, noise_tau=0.0, symmetric="auto",
+    return_k=False,
+):
+    """Keep probabilities ``p_ij = min(1, k s_ij)`` of the noise-prune rule.
+
+    Parameters
+    ----------
+    A : array_like of shape (n, n)
+        Stable connectivity, row = postsynaptic, leak on the diagonal.
+    C : array_like of shape (n, n), default=None
+        Stationary covariance; computed when omitted.
+    density : float in (0, 1], default=None
+        Expected fraction of existing off-diagonal synapses to keep. ``k`` is solved so
+        that ``sum min(1, k s) == density * n_synapses`` exactly, clipping included.
+    k : float > 0, default=None
+        The global constant; give exactly one of ``density`` and ``k``.
+    sigma, noise_tau : float
+        Noise of the covariance (ignored when ``C`` is given).
+    symmetric : {"auto", True, False}, default="auto"
+        ``True`` asserts that ``A`` is symmetric (and raises if not); the covariance then
+        takes the Cholesky path.
+    return_k : bool, default=False
+        Also return the ``k`` used.
+
+    Returns
+    -------
+    P : ndarray of shape (n, n)
+        Probabilities; zero on the diagonal and where there is no synapse, symmetric when
+        ``A`` is.
+    k : float
+        Only when ``return_k`` is true.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from plasticsim.networks import erdos_renyi
+    >>> A = erdos_renyi(50, 0.3, rng=0)
+    >>> P = pruning_probabilities(A, density=0.2)
+    >>> n_syn = np.count_nonzero(A) - 50
+    >>> bool(np.isclose(P.sum(), 0.2 * n_syn))
+    True
+    """
+    A = check_matrix(A, "A")
+    sym = check_symmetric(A, symmetric)
+    mask = check_has_synapses(A)
+    _check_density_or_k(density, k)
+    if C is None:
+        C = noise_covariance(
+            A, sigma=sigma, noise_tau=noise_tau, structure="symmetric" if sym else "general"
+        )
+    else:
+        C = _check_covariance(C, A.shape[0])
+    S = synapse_scores(A, C)
+    P, k_used = _probabilities_from_scores(S, mask, density, k, "score")
+    return (P, k_used) if return_k else P
+
+
+def k_from_epsilon(eps, n, *, sigma=1.0, delta=None):
+    r"""The theory constant ``k`` for a ``(1 +- eps)`` spectral guarantee.
+
+    For symmetric ``A`` with ``-A`` diagonally dominant, white noise of amplitude
+    ``sigma`` and the ``"matched"`` diagonal, keeping each synapse with
+    ``p = min(1, k s)`` where
+
+    .. math:: k = \frac{6 \ln(2 n / \delta)}{\varepsilon^2 \sigma^2}
+
+    gives ``(1 - eps) x^T A x <= x^T A' x <= (1 + eps) x^T A x`` for all ``x`` with
+    probability at least ``1 - delta``, keeping ``O(n log(n / delta) / eps^2)`` synapses
+    in expectation. This is the ``k = c log(N) / (eps^2 sigma^2)`` of Moore & Chaudhuri
+    with the constant made explicit.
+
+    Parameters
+    ----------
+    eps : float in (0, 1]
+        Relative accuracy of the quadratic forms.
+    n : int
+        Number of neurons.
+    sigma : float, default=1.0
+        White-noise amplitude used to compute the scores.
+    delta : float in (0, 1), default=1/n
+        Allowed failure probability.
+
+    Returns
+    -------
+    k : float
+
+    Notes
+    -----
+    Derivation. Write ``M = -A = D_s + sum_e |a_e| b_e b_e^T`` with ``b_e = e_i -
+    sign(a_e) e_j`` and a non-negative diagonal slack ``D_s`` (diagonal dominance); the
+    matched diagonal keeps ``D_s`` and replaces each edge by its sample. With
+    ``C = sigma^2 M^{-1} / 2`` the score is ``s_e = (sigma^2 / 2) tau_e`` where
+    ``tau_e = |a_e| b_e^T M^{-1} b_e <= 1`` is the leverage, so ``p_e = min(1, rho tau_e)``
+    with ``rho = k sigma^2 / 2``. In the frame ``M^{-1/2} . M^{-1/2}`` each sampled term
+    has norm at most ``1 / rho`` (deterministic parts are split into such pieces) and the
+    sum has mean ``I``. The matrix Chernoff bound (Tropp 2012, Thm 1.1, with
+    ``e^{-eps}/(1-eps)^{1-eps} <= e^{-eps^2/2}`` and ``e^{eps}/(1+eps)^{1+eps} <=
+    e^{-eps^2/3}``) bounds the failure probability by ``2 n exp(-eps^2 rho / 3)``, which
+    is ``delta`` for ``rho = 3 ln(2 n / delta) / eps^2``.
+
+    References
+    ----------
+    .. [1] E. Moore, R. Chaudhuri, NeurIPS 2020, arXiv:2011.07334.
+    .. [2] D. Spielman, N. Srivastava, "Graph sparsification by effective resistances",
+       SIAM J. Comput. 40(6), 2011.
+    .. [3] J. Tropp, "User-friendly tail bounds for sums of random matrices", Found.
+       Comput. Math. 12, 2012.
+
+    Examples
+    --------
+    >>> round(k_from_epsilon(0.5, 100), 2)
+    237.68
+    """
+    eps = check_positive("eps", eps)
+    if eps > 1:
+        raise ValueError(f"eps == {eps!r}, must be in (0, 1].")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n == {n!r}, must be an integer >= 1.")
+    sigma = check_positive("sigma", sigma)
+    if delta is None:
+        delta = 1.0 / n if n > 1 else 0.5
+    delta = check_positive("delta", delta)
+    if not delta < 1:
+        raise ValueError(f"delta == {delta!r}, must be in (0, 1).")
+    rho = 3.0 * math.log(2.0 * n / delta) / eps**2
+    return 2.0 * rho / sigma**2
+
+
+def control_probabilities(A, *, strategy, density, symmetric="auto"):
+    """Baseline pruning probabilities at the same expected density.
+
+    Parameters
+    ----------
+    A : array_like of shape (n, n)
+    strategy : {"weight", "uniform", "magnitude"}
+        ``"weight"``: ``p = min(1, k |a|)`` with ``k`` solved for the density like the
+        noise rule; ``"uniform"``: ``p = density`` for every synapse; ``"magnitude"``:
+        deterministic, ``p = 1`` for the ``round(density * n_synapses)`` strongest
+        synapses (whole pairs when ``A`` is symmetric) and 0 for the rest — pair it with
+        ``sparsify(..., rescale=False)``.
+    density : float in (0, 1]
+    symmetric : {"auto", True, False}, default="auto"
+
+    Returns
+    -------
+    P : ndarray of shape (n, n)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[-3.0, 1.0, 0.2], [1.0, -3.0, 0.5], [0.2, 0.5, -3.0]])
+    >>> control_probabilities(A, strategy="magnitude", density=1/3)[0, 1]
+    np.float64(1.0)
+    """
+    A = check_matrix(A, "A")
+    check_choice("strategy", strategy, _CONTROLS)
+    density = check_density(density)
+    sym = check_symmetric(A, symmetric)
+    mask = check_has_synapses(A)
+    if strategy == "weight":
+        return _probabilities_from_scores(np.abs(A), mask, density, None, "weight")[0]
+    P = np.zeros_like(A)
+    if strategy == "uniform":
+        P[mask] = density
+        return P
+    # magnitude: deterministic top-|a|; ties broken by position (stable sort).
+    pick = np.triu(mask, 1) if sym else mask
+    idx = np.flatnonzero(pick)
+    n_keep = int(round(density * idx.size))
+    order = np.argsort(-np.abs(A.ravel()[idx]), kind="stable")
+    P.ravel()[idx[order[:n_keep]]] = 1.0
+    if sym:
+        P = np.maximum(P, P.T)
+    return P
+
+
+def _sample(A: np.ndarray, P: np.ndarray, sym: bool, gen: np.random.Generator) -> np.ndarray:
+    """Boolean keep mask, one uniform per synapse (per unordered pair when symmetric)."""
+    n = A.shape[0]
+    U = gen.random((n, n))
+    if sym:
+        U = np.triu(U, 1)
+        U = U + U.T
+    keep = U < P
+    np.fill_diagonal(keep, False)
+    return keep
+
+
+def _apply(A: np.ndarray, P: np.ndarray, keep: np.ndarray, diagonal: str, rescale: bool):
+    B = np.zeros_like(A)
+    B[keep] = A[keep] / P[keep] if rescale else A[keep]
+    diag = np.diag(A)
+    if diagonal == "original":
+        np.fill_diagonal(B, diag)
+    elif diagonal == "matched":
+        off = np.abs(A)
+        np.fill_diagonal(off, 0.0)
+        change = off.sum(axis=1) - np.abs(B).sum(axis=1)
+        np.fill_diagonal(B, diag + change)
+    return B
+
+
+def sparsify(A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="auto"):
+    """Keep each synapse with probability ``P[i, j]`` and rescale it to ``A[i, j] / P[i, j]``.
+
+    Parameters
+    ----------
+    A : array_like of shape (n, n)
+    P : array_like of shape (n, n)
+        Keep probabilities in [0, 1] (off-diagonal entries are used).
+    rng : None, int or numpy.random.Generator, default=None
+    diagonal : {"matched", "original", "zero"}, default="matched"
+        ``"matched"``: ``A'[i, i] = A[i, i] + sum_{j != i} (|A[i, j]| - |A'[i, j]|)``, the
+        edge-decomposition diagonal of the proof (online: each neuron's leak changes by
+        the change of its total absolute input); ``"original"`` keeps ``A``'s diagonal;
+        ``"zero"`` sets it to 0.
+    rescale : bool, default=True
+        Divide kept weights by ``p`` (unbiased: ``E[A'] = A`` off the diagonal).
+    symmetric : {"auto", True, False}, default="auto"
+        Symmetric ``A`` and ``P``: each unordered pair is sampled once and both entries
+        written, so the result is symmetric.
+
+    Returns
+    -------
+    B : ndarray of shape (n, n)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[-2.0, 1.0], [1.0, -2.0]])
+    >>> sparsify(A, np.full((2, 2), 0.5), rng=1)
+    array([[-1.,  0.],
+           [ 0., -1.]])
+    """
+    A = check_matrix(A, "A")
+    P = check_probability_matrix(P, A.shape[0])
+    check_choice("diagonal", diagonal, _DIAGONAL_MODES)
+    if not isinstance(rescale, bool | np.bool_):
+        raise TypeError(f"rescale must be True or False, got {rescale!r}.")
+    sym = check_symmetric(A, symmetric)
+    if sym and not is_symmetric(P):
+        raise ValueError("symmetric A needs a symmetric P: P differs from P.T.")
+    _, gen = check_rng(rng)
+    keep = _sample(A, P, sym, gen)
+    keep &= A != 0
+    return _apply(A, P, keep, diagonal, bool(rescale))
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """Outcome of :func:`noise_prune`.
+
+    Attributes
+    ----------
+    pruned : ndarray of shape (n, n)
+        The pruned connectivity ``A'``.
+    probabilities : ndarray of shape (n, n)
+        Keep probabilities ``p_ij``.
+    kept : ndarray of bool, shape (n, n)
+        Which synapses were kept.
+    covariance : ndarray of shape (n, n)
+        Stationary covariance of the original network.
+    scores : ndarray of shape (n, n)
+    k : float
+        The constant used (given, or solved from the density).
+    seed : int
+        Seed of the sampling; ``noise_prune(A, ..., rng=seed)`` repeats the result.
+    """
+
+    pruned: np.ndarray
+    probabilities: np.ndarray
+    kept: np.ndarray
+    covariance: np.ndarray
+    scores: np.ndarray
+    k: float
+    seed: int
+    n_synapses: int = field(default=0)
+
+    @property
+    def kept_fraction(self) -> float:
+        """Fraction of the original synapses kept."""
+        return float(np.count_nonzero(self.kept)) / self.n_synapses
+
+
+def noise_prune(
+    A, *, density=None, k=None, sigma=1.0, noise_tau=0.0, diagonal="matched", rng=None
+):
+    """Prune a network with the noise-prune rule (exact, offline).
+
+    Computes the stationary covariance, the scores, the probabilities (``k`` given or
+    solved from ``density``), and samples the pruned network.
+
+    Parameters
+    ----------
+    A : array_like of shape (n, n)
+        Stable connectivity with a leak (``A[i, i] < 0``) on the diagonal.
+    density, k : float
+        Exactly one: the expected kept fraction, or the global constant.
+    sigma, noise_tau : float
+        Noise amplitude and correlation time (units of tau) that probe the network.
+    diagonal : {"matched", "original", "zero"}, default="matched"
+    rng : None, int or numpy.random.Generator, default=None
+
+    Returns
+    -------
+    PruneResult
+
+    Examples
+    --------
+    >>> from plasticsim.networks import clustered
+    >>> A = clustered([30, 20], rng=0)
+    >>> res = noise_prune(A, density=0.2, rng=1)
+    >>> res.seed
+    1
+    >>> bool(abs(res.kept_fraction - 0.2) < 0.05)
+    True
+    """
+    A = check_matrix(A, "A")
+    check_choice("diagonal", diagonal, _DIAGONAL_MODES)
+    if diagonal == "matched":
+        _check_leak(A, "diagonal='matched'")
+    _check_density_or_k(density, k)
+    seed, gen = check_rng(rng)
+    sym = is_symmetric(A)
+    mask = check_has_synapses(A)
+    C = noise_covariance(
+        A, sigma=sigma, noise_tau=noise_tau, structure="symmetric" if sym else "general"
+    )
+    S = synapse_scores(A, C)
+    P, k_used = _probabilities_from_scores(S, mask, density, k, "score")
+    keep = _sample(A, P, sym, gen) & mask
+    B = _apply(A, P, keep, diagonal, True)
+    return PruneResult(
+        pruned=B, probabilities=P, kept=keep, covariance=C, scores=S, k=k_used, seed=seed,
+        n_synapses=int(mask.sum()),
+    )
