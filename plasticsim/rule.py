@@ -57,7 +57,7 @@ def _check_leak(A: np.ndarray, what: str) -> None:
     if np.any(diag >= 0):
         i = int(np.argmax(diag >= 0))
         raise ValueError(
-            f"A[{i}, {i}] == {diag[i]!r}: {what} needs a leak on the diagonal, "
+            f"A[{i}, {i}] == {float(diag[i])!r}: {what} needs a leak on the diagonal, "
             "every A[i, i] must be < 0."
         )
 
@@ -108,10 +108,10 @@ def synapse_scores(A, C=None, *, sigma=1.0, noise_tau=0.0):
         _check_covariance(C, n)
     )
     d = np.diag(C)
-    S = np.multiply(np.sign(A), C)
-    S *= -2.0
-    S += d[:, None]
-    S += d[None, :]
+    # (C_ii + C_jj) first, then the cross term: every step is symmetric in (i, j) to the
+    # bit, so S is exactly symmetric when A and C are.
+    S = np.add.outer(d, d)
+    S -= 2.0 * np.sign(A) * C
     S *= np.abs(A)
     np.fill_diagonal(S, 0.0)
     # Round-off can leave a tiny negative value where x_i and +-x_j are nearly identical.

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+
+from plasticsim.spectra import compare_spectra, match_eigenvalues, quadratic_form_range
+
+
+def sym_stable(n, seed):
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((n, n))
+    W = (W + W.T) / 2
+    np.fill_diagonal(W, 0)
+    return W - np.diag(np.abs(W).sum(1) + 0.5)
+
+
+def test_identical_and_scaled():
+    A = sym_stable(20, 0)
+    same = compare_spectra(A, A)
+    assert same.symmetric
+    assert np.max(same.relative_errors) < 1e-12
+    np.testing.assert_allclose(same.cosines, 1, rtol=1e-10)
+    np.testing.assert_allclose(same.rayleigh, 1, rtol=1e-10)
+    assert same.epsilon < 1e-12
+    scaled = compare_spectra(A, 1.1 * A)
+    np.testing.assert_allclose(scaled.relative_errors, 0.1, rtol=1e-9)
+    assert scaled.qf_min == pytest.approx(1.1) and scaled.qf_max == pytest.approx(1.1)
+    assert np.all(np.diff(same.eigenvalues) <= 0)  # slowest (nearest 0) first
+
+
+def test_quadratic_form_range_bounds_random_vectors_and_is_attained():
+    A = sym_stable(15, 1)
+    B = sym_stable(15, 2)
+    lo, hi = quadratic_form_range(A, B)
+    X = np.random.default_rng(3).standard_normal((15, 5000))
+    q = np.einsum("ij,ij->j", X, B @ X) / np.einsum("ij,ij->j", X, A @ X)
+    assert lo - 1e-12 <= q.min() and q.max() <= hi + 1e-12
+    # attained at the generalised eigenvectors: brute force via A^{-1/2} B A^{-1/2}
+    w, V = np.linalg.eigh(-A)
+    R = V @ np.diag(w**-0.5) @ V.T
+    ref = np.linalg.eigvalsh(R @ -B @ R)
+    assert lo == pytest.approx(ref[0], rel=1e-10) and hi == pytest.approx(ref[-1], rel=1e-10)
+
+
+def test_cosine_detects_rotated_eigenvectors():
+    A = np.diag([-1.0, -2.0, -3.0])
+    c, s = np.cos(0.3), np.sin(0.3)
+    Q = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    B = Q @ A @ Q.T  # same spectrum, rotated eigenvectors
+    cmp = compare_spectra(A, B)
+    assert np.max(cmp.relative_errors) < 1e-12
+    assert cmp.cosines[0] < 0.99 and cmp.cosines[2] == pytest.approx(1.0)
+
+
+def test_general_matching_by_assignment():
+    rng = np.random.default_rng(4)
+    lam = np.array([-0.5, -1 + 2j, -1 - 2j, -3.0, -4 + 0.5j, -4 - 0.5j])
+    V = rng.standard_normal((6, 6))
+    # a real matrix with this spectrum: real block-diagonal form, then a similarity
+    blocks = np.zeros((6, 6))
+    blocks[0, 0], blocks[3, 3] = -0.5, -3.0
+    blocks[1:3, 1:3] = [[-1, 2], [-2, -1]]
+    blocks[4:6, 4:6] = [[-4, 0.5], [-0.5, -4]]
+    A = V @ blocks @ np.linalg.inv(V)
+    B = V @ (blocks * 1.01) @ np.linalg.inv(V)
+    cmp = compare_spectra(A, B)
+    assert not cmp.symmetric and cmp.qf_min is None
+    np.testing.assert_allclose(np.sort_complex(cmp.eigenvalues), np.sort_complex(lam), atol=1e-9)
+    np.testing.assert_allclose(cmp.relative_errors, 0.01, rtol=1e-6)
+    assert cmp.eigenvalues[0] == pytest.approx(-0.5)
+    assert cmp.slowest_error(1) == pytest.approx(0.01, rel=1e-6)
+
+
+def test_match_eigenvalues_beats_sorting():
+    a = np.array([-1.0, -1.2, -5.0])
+    b = np.array([-5.1, -1.19, -1.01])
+    np.testing.assert_allclose(match_eigenvalues(a, b), [-1.01, -1.19, -5.1])
+
+
+def test_summary_is_json_ready():
+    A = sym_stable(10, 5)
+    summ = compare_spectra(A, A * 0.9).summary()
+    assert summ["slowest1_rel_err_max"] == pytest.approx(0.1)
+    assert all(isinstance(v, float | bool) for v in summ.values())
+
+
+@pytest.mark.parametrize(
+    "B, match",
+    [(np.eye(3), r"B has shape \(3, 3\), must match A's shape \(2, 2\)"),
+     (np.array([[1.0, np.inf], [0, 1]]), "non-finite")],
+)
+def test_bad_input(B, match):
+    with pytest.raises(ValueError, match=match):
+        compare_spectra(-np.eye(2), B)
+
+
+def test_slowest_error_and_qf_bad_input():
+    cmp = compare_spectra(-np.eye(2), -np.eye(2))
+    with pytest.raises(ValueError, match="m == 0"):
+        cmp.slowest_error(0)
+    with pytest.raises(ValueError, match="needs symmetric"):
+        quadratic_form_range(np.array([[-1.0, 1.0], [0.0, -1.0]]), -np.eye(2))
+    with pytest.raises(ValueError, match="positive definite"):
+        quadratic_form_range(np.eye(2), -np.eye(2))
