@@ -8,7 +8,9 @@ Reference: E. Moore, R. Chaudhuri, "Using noise to probe recurrent neural networ
 structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
 """
 
+from . import networks
 from .covariance import empirical_covariance, noise_covariance
+from .dynamics import Trajectory, TrajectoryError, simulate, trajectory_error
 from .rule import (
     PruneResult,
     control_probabilities,
@@ -19,11 +21,21 @@ from .rule import (
     sparsify,
     synapse_scores,
 )
+from .spectra import SpectralComparison, compare_spectra, match_eigenvalues, quadratic_form_range
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "networks",
     "PruneResult",
+    "SpectralComparison",
+    "Trajectory",
+    "TrajectoryError",
+    "compare_spectra",
+    "match_eigenvalues",
+    "quadratic_form_range",
+    "simulate",
+    "trajectory_error",
     "control_probabilities",
     "empirical_covariance",
     "k_from_epsilon",

@@ -177,13 +177,25 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
-def check_rng(rng) -> tuple[int, np.random.Generator]:
+# Independent random streams per purpose. The same integer seed passed to a network
+# generator and to the sampler must not reuse the same bits: a connectivity drawn as
+# ``U < p`` and a sample drawn as ``U < P`` from one stream would be correlated.
+STREAM_NETWORK = 0
+STREAM_SAMPLING = 1
+STREAM_DYNAMICS = 2
+STREAM_ONLINE = 3
+
+
+def check_rng(rng, stream: int = STREAM_NETWORK) -> tuple[int, np.random.Generator]:
     """Normalise ``rng`` (SPEC 7) to ``(seed, Generator)`` with a recordable integer seed.
 
     - ``int``: that seed.
     - ``None``: fresh OS entropy, recorded as the seed.
     - ``numpy.random.Generator``: a seed is drawn from it, so the caller's stream advances
       and the result can still be reproduced from the recorded seed alone.
+
+    The Generator is ``default_rng(seed)`` for ``stream == 0`` and otherwise seeded by
+    ``SeedSequence(seed, spawn_key=(stream,))``: one seed, independent streams per purpose.
     """
     if rng is None:
         seed = int(np.random.SeedSequence().entropy)
@@ -195,7 +207,8 @@ def check_rng(rng) -> tuple[int, np.random.Generator]:
             raise ValueError(f"rng == {seed!r}, an integer seed must be >= 0.")
     else:
         raise TypeError(
-            f"rng must be None, a non-negative int or a numpy.random.Generator, "
-            f"got {_fmt(rng)}."
+            f"rng must be None, a non-negative int or a numpy.random.Generator, got {_fmt(rng)}."
         )
-    return seed, np.random.default_rng(seed)
+    if stream == STREAM_NETWORK:
+        return seed, np.random.default_rng(seed)
+    return seed, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream,)))

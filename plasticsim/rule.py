@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import (
+    STREAM_SAMPLING,
     check_choice,
     check_density,
     check_has_synapses,
@@ -104,8 +105,10 @@ def synapse_scores(A, C=None, *, sigma=1.0, noise_tau=0.0):
     """
     A = check_matrix(A, "A")
     n = A.shape[0]
-    C = noise_covariance(A, sigma=sigma, noise_tau=noise_tau) if C is None else (
-        _check_covariance(C, n)
+    C = (
+        noise_covariance(A, sigma=sigma, noise_tau=noise_tau)
+        if C is None
+        else (_check_covariance(C, n))
     )
     d = np.diag(C)
     # (C_ii + C_jj) first, then the cross term: every step is symmetric in (i, j) to the
@@ -141,9 +144,7 @@ def solve_k(scores: np.ndarray, target: float) -> float:
 
 def _check_density_or_k(density, k) -> None:
     if (density is None) == (k is None):
-        raise ValueError(
-            f"give exactly one of density or k, got density={density!r}, k={k!r}."
-        )
+        raise ValueError(f"give exactly one of density or k, got density={density!r}, k={k!r}.")
     if k is not None:
         check_positive("k", k)
     else:
@@ -172,7 +173,14 @@ def _probabilities_from_scores(S: np.ndarray, mask: np.ndarray, density, k, what
 
 
 def pruning_probabilities(
-    A, *, C=None, density=None, k=None, sigma=1.0, noise_tau=0.0, symmetric="auto",
+    A,
+    *,
+    C=None,
+    density=None,
+    k=None,
+    sigma=1.0,
+    noise_tau=0.0,
+    symmetric="auto",
     return_k=False,
 ):
     """Keep probabilities ``p_ij = min(1, k s_ij)`` of the noise-prune rule.
@@ -414,7 +422,7 @@ def sparsify(A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="aut
     sym = check_symmetric(A, symmetric)
     if sym and not is_symmetric(P):
         raise ValueError("symmetric A needs a symmetric P: P differs from P.T.")
-    _, gen = check_rng(rng)
+    _, gen = check_rng(rng, STREAM_SAMPLING)
     keep = _sample(A, P, sym, gen)
     keep &= A != 0
     return _apply(A, P, keep, diagonal, bool(rescale))
@@ -494,7 +502,7 @@ def noise_prune(
     if diagonal == "matched":
         _check_leak(A, "diagonal='matched'")
     _check_density_or_k(density, k)
-    seed, gen = check_rng(rng)
+    seed, gen = check_rng(rng, STREAM_SAMPLING)
     sym = is_symmetric(A)
     mask = check_has_synapses(A)
     C = noise_covariance(
@@ -505,6 +513,12 @@ def noise_prune(
     keep = _sample(A, P, sym, gen) & mask
     B = _apply(A, P, keep, diagonal, True)
     return PruneResult(
-        pruned=B, probabilities=P, kept=keep, covariance=C, scores=S, k=k_used, seed=seed,
+        pruned=B,
+        probabilities=P,
+        kept=keep,
+        covariance=C,
+        scores=S,
+        k=k_used,
+        seed=seed,
         n_synapses=int(mask.sum()),
     )

@@ -104,7 +104,8 @@ def match_eigenvalues(a, b):
     Examples
     --------
     >>> import numpy as np
-    >>> m = match_eigenvalues(np.array([-1, -2 + 1j, -2 - 1j]), np.array([-2.1 - 1j, -0.9, -2.1 + 1j]))
+    >>> a = np.array([-1, -2 + 1j, -2 - 1j])
+    >>> m = match_eigenvalues(a, np.array([-2.1 - 1j, -0.9, -2.1 + 1j]))
     >>> bool(np.allclose(m, [-0.9, -2.1 + 1j, -2.1 - 1j]))
     True
     """

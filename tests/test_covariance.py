@@ -92,8 +92,10 @@ def test_ou_matches_simulation():
     acc = np.zeros((3, 3))
     for step in range(burn + steps):
         x = x + dt * (x @ A.T + eta)
-        eta = eta + dt * (-eta / theta) + (sigma / theta) * np.sqrt(dt) * rng.standard_normal(
-            (trials, 3)
+        eta = (
+            eta
+            + dt * (-eta / theta)
+            + (sigma / theta) * np.sqrt(dt) * rng.standard_normal((trials, 3))
         )
         if step >= burn:
             acc += x.T @ x
@@ -130,8 +132,12 @@ def test_empirical_covariance_pools_trials_and_burn_in():
         (np.array([[-1 + 1j]]), {}, TypeError, "must be real"),
         (np.array([[0.5, 0.0], [1.0, -1.0]]), {}, ValueError, "spectral abscissa .* is 0.5"),
         (np.array([[0.5, 0.1], [0.1, -1.0]]), {}, ValueError, "not stable"),
-        (np.array([[-1.0, 1.0], [0.0, -1.0]]), {"structure": "symmetric"}, ValueError,
-         "structure='symmetric' but A is not symmetric"),
+        (
+            np.array([[-1.0, 1.0], [0.0, -1.0]]),
+            {"structure": "symmetric"},
+            ValueError,
+            "structure='symmetric' but A is not symmetric",
+        ),
         (-np.eye(2), {"structure": "lu"}, ValueError, "structure == 'lu', must be one of"),
         (-np.eye(2), {"sigma": 0.0}, ValueError, r"sigma == 0.0, must be > 0"),
         (-np.eye(2), {"sigma": "1"}, TypeError, "sigma must be a real number"),

@@ -112,8 +112,9 @@ def test_density_met_exactly_including_clipping(density, symmetric):
         assert np.array_equal(P, P.T)
     if density == 0.9:
         assert np.sum(P[mask] == 1) > 0.3 * mask.sum()  # heavy clipping really happens
-        naive = np.minimum(1, density * mask.sum() * synapse_scores(A)[mask]
-                           / synapse_scores(A)[mask].sum())
+        naive = np.minimum(
+            1, density * mask.sum() * synapse_scores(A)[mask] / synapse_scores(A)[mask].sum()
+        )
         assert naive.sum() < 0.95 * density * mask.sum()  # what normalise-then-clip misses
     if density == 1.0:
         assert np.all(P[mask] == 1)
@@ -286,8 +287,10 @@ def test_spectral_guarantee_at_theory_rate():
         ({"density": 1.7}, r"density == 1.7, must be in \(0, 1\]"),
         ({"density": 0.0}, r"density == 0.0, must be in \(0, 1\]"),
         ({"k": -2.0}, r"k == -2.0, must be > 0"),
-        ({"k": 1.0, "symmetric": True, "A": [[-2.0, 1.0], [0.0, -2.0]]},
-         "symmetric=True but A is not symmetric"),
+        (
+            {"k": 1.0, "symmetric": True, "A": [[-2.0, 1.0], [0.0, -2.0]]},
+            "symmetric=True but A is not symmetric",
+        ),
         ({"k": 1.0, "A": -np.eye(3)}, "A has no synapses"),
         ({"k": 1.0, "C": np.eye(2)}, r"C has shape \(2, 2\), must match"),
         ({"k": 1.0, "symmetric": "yes"}, "symmetric == 'yes', must be 'auto'"),

@@ -84,8 +84,10 @@ def test_summary_is_json_ready():
 
 @pytest.mark.parametrize(
     "B, match",
-    [(np.eye(3), r"B has shape \(3, 3\), must match A's shape \(2, 2\)"),
-     (np.array([[1.0, np.inf], [0, 1]]), "non-finite")],
+    [
+        (np.eye(3), r"B has shape \(3, 3\), must match A's shape \(2, 2\)"),
+        (np.array([[1.0, np.inf], [0, 1]]), "non-finite"),
+    ],
 )
 def test_bad_input(B, match):
     with pytest.raises(ValueError, match=match):
