@@ -19,6 +19,7 @@ __all__ = [
     "check_positive",
     "check_nonnegative",
     "check_density",
+    "check_integer",
     "check_choice",
     "check_rng",
     "spectral_abscissa",
@@ -160,6 +161,16 @@ def check_nonnegative(name: str, value) -> float:
     value = _check_real(name, value)
     if not value >= 0:
         raise ValueError(f"{name} == {value!r}, must be >= 0.")
+    return value
+
+
+def check_integer(name: str, value, minimum: int | None = None) -> int:
+    """Return ``value`` as a Python int, or raise (``TypeError`` for bools, floats, ...)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {_fmt(value)}.")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} == {value!r}, must be an integer >= {minimum}.")
     return value
 
 

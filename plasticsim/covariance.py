@@ -17,6 +17,7 @@ from scipy.linalg import lapack
 
 from ._validation import (
     check_choice,
+    check_integer,
     check_matrix,
     check_nonnegative,
     check_positive,
@@ -221,9 +222,8 @@ def empirical_covariance(X, *, burn_in=0):
         X = X[None]
     if X.ndim != 3:
         raise ValueError(f"X has shape {X.shape}, must be (n_steps, n) or (trials, n_steps, n).")
-    if isinstance(burn_in, bool) or not isinstance(burn_in, int | np.integer) or burn_in < 0:
-        raise ValueError(f"burn_in == {burn_in!r}, must be an integer >= 0.")
-    X = X[:, int(burn_in) :, :]
+    burn_in = check_integer("burn_in", burn_in, 0)
+    X = X[:, burn_in:, :]
     if X.shape[1] < 2:
         raise ValueError(
             f"burn_in == {burn_in!r} leaves {X.shape[1]} steps per trial, need at least 2."

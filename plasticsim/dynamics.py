@@ -18,7 +18,6 @@ neurons or trials.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +25,7 @@ import numpy as np
 from ._validation import (
     STREAM_DYNAMICS,
     check_choice,
+    check_integer,
     check_matrix,
     check_nonnegative,
     check_positive,
@@ -81,15 +81,6 @@ class TrajectoryError:
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}.")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} == {value!r}, must be an integer >= {minimum}.")
-    return value
 
 
 def _check_array(name: str, value) -> np.ndarray:
@@ -148,8 +139,8 @@ def _setup(A, duration, dt, sigma, x0, inputs, nonlinearity, trials, rng, record
     if dt > duration:
         raise ValueError(f"dt == {dt!r}, must be <= duration == {duration!r}.")
     sigma = check_nonnegative("sigma", sigma)
-    trials = _check_int("trials", trials, 1)
-    record_every = _check_int("record_every", record_every, 1)
+    trials = check_integer("trials", trials, 1)
+    record_every = check_integer("record_every", record_every, 1)
     check_choice("nonlinearity", nonlinearity, _NONLINEARITIES)
     n_steps = max(1, round(duration / dt))
     x0 = _check_x0(x0, trials, n)

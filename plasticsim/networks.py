@@ -20,7 +20,6 @@ Synaptic weights are positive (excitatory) unless stated otherwise and drawn uni
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 
 import numpy as np
@@ -28,6 +27,7 @@ import numpy as np
 from ._validation import (
     STREAM_NETWORK,
     check_choice,
+    check_integer,
     check_nonnegative,
     check_positive,
     check_rng,
@@ -46,15 +46,6 @@ _DIAGONALS = ("dominant", "uniform")
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}.")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} == {value!r}, must be an integer >= {minimum}.")
-    return value
 
 
 def _check_probability(name: str, value) -> float:
@@ -77,7 +68,7 @@ def _check_sizes(sizes) -> np.ndarray:
     sizes = list(sizes)
     if not sizes:
         raise ValueError("sizes == [], must list at least one cluster size.")
-    return np.array([_check_int(f"sizes[{i}]", m, 1) for i, m in enumerate(sizes)])
+    return np.array([check_integer(f"sizes[{i}]", m, 1) for i, m in enumerate(sizes)])
 
 
 # --------------------------------------------------------------------------- helpers
@@ -186,7 +177,7 @@ def _clustered(
     w_in = check_positive("w_in", w_in)
     w_out = check_positive("w_out", w_out)
     spread = _check_spread(spread)
-    n_strong = _check_int("n_strong", n_strong, 0)
+    n_strong = check_integer("n_strong", n_strong, 0)
     strong_factor = check_positive("strong_factor", strong_factor)
     leak, gen = _common(leak, diagonal, rng)
     W = _clustered_weights(
@@ -407,7 +398,7 @@ def erdos_renyi(
     >>> bool(np.array_equal(A, A.T))
     True
     """
-    n = _check_int("n", n, 1)
+    n = check_integer("n", n, 1)
     p = _check_probability("p", p)
     weight = check_positive("weight", weight)
     spread = _check_spread(spread)
@@ -491,8 +482,8 @@ def dale(
     >>> round(float(np.linalg.eigvals(A).real.max()), 6)
     -1.0
     """
-    n_exc = _check_int("n_exc", n_exc, 1)
-    n_inh = _check_int("n_inh", n_inh, 1)
+    n_exc = check_integer("n_exc", n_exc, 1)
+    n_inh = check_integer("n_inh", n_inh, 1)
     p = _check_probability("p", p)
     w_exc = check_positive("w_exc", w_exc)
     w_inh = w_exc * n_exc / n_inh if w_inh is None else check_positive("w_inh", w_inh)

@@ -22,6 +22,7 @@ from ._validation import (
     check_choice,
     check_density,
     check_has_synapses,
+    check_integer,
     check_matrix,
     check_positive,
     check_probability_matrix,
@@ -296,8 +297,7 @@ def k_from_epsilon(eps, n, *, sigma=1.0, delta=None):
     eps = check_positive("eps", eps)
     if eps > 1:
         raise ValueError(f"eps == {eps!r}, must be in (0, 1].")
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n == {n!r}, must be an integer >= 1.")
+    n = check_integer("n", n, 1)
     sigma = check_positive("sigma", sigma)
     if delta is None:
         delta = 1.0 / n if n > 1 else 0.5

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.optimize import linear_sum_assignment
 
-from ._validation import check_matrix, is_symmetric
+from ._validation import check_integer, check_matrix, is_symmetric
 
 __all__ = ["SpectralComparison", "compare_spectra", "quadratic_form_range", "match_eigenvalues"]
 
@@ -54,9 +54,8 @@ class SpectralComparison:
 
     def slowest_error(self, m: int = 1) -> float:
         """Largest relative eigenvalue error among the ``m`` slowest modes."""
-        if isinstance(m, bool) or not isinstance(m, int | np.integer) or m < 1:
-            raise ValueError(f"m == {m!r}, must be an integer >= 1.")
-        return float(np.max(self.relative_errors[: int(m)]))
+        m = check_integer("m", m, 1)
+        return float(np.max(self.relative_errors[:m]))
 
     @property
     def epsilon(self) -> float | None:
