@@ -25,7 +25,39 @@ from .spectra import SpectralComparison, compare_spectra, match_eigenvalues, qua
 
 __version__ = "0.1.0"
 
+# The online simulator imports Brian2 (~2 s); load it only when one of its names is used.
+_ONLINE = (
+    "LABILE",
+    "PRUNED",
+    "STABLE",
+    "RateNetwork",
+    "SleepReport",
+    "SynapseState",
+    "SynapseStates",
+    "WakeRecord",
+)
+
+
+def __getattr__(name):
+    if name in _ONLINE:
+        from . import online
+
+        return getattr(online, name)
+    raise AttributeError(f"module 'plasticsim' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ONLINE))
+
 __all__ = [
+    "LABILE",
+    "PRUNED",
+    "STABLE",
+    "RateNetwork",
+    "SleepReport",
+    "SynapseState",
+    "SynapseStates",
+    "WakeRecord",
     "networks",
     "PruneResult",
     "SpectralComparison",

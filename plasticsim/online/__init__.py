@@ -1,0 +1,33 @@
+"""The online (biological) noise-prune rule in Brian2 (DESIGN.md §2).
+
+A recurrent rate network simulated in Brian2 prunes itself during sleep using only what
+each synapse can know locally: its weight, a trace of its two neurons' activity and a
+global constant ``k``. :class:`RateNetwork` holds the Brian2 objects; :meth:`~RateNetwork.sleep`
+runs an epoch of noise-driven traces and decisions, :meth:`~RateNetwork.wake` the
+dynamics with inputs.
+
+Reference: E. Moore, R. Chaudhuri, "Using noise to probe recurrent neural network
+structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
+"""
+
+from .network import RateNetwork
+from .states import (
+    LABILE,
+    PRUNED,
+    STABLE,
+    SleepReport,
+    SynapseState,
+    SynapseStates,
+    WakeRecord,
+)
+
+__all__ = [
+    "LABILE",
+    "PRUNED",
+    "STABLE",
+    "RateNetwork",
+    "SleepReport",
+    "SynapseState",
+    "SynapseStates",
+    "WakeRecord",
+]

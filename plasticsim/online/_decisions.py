@@ -1,0 +1,137 @@
+"""Pure-numpy part of a sleep epoch: the score estimator, pairing and the decisions.
+
+Kept apart from Brian2 so that it can be read (and tested) on its own. Everything here is
+``O(m log m)`` for ``m`` synapses, run once per epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..rule import solve_k
+from .states import LABILE, PRUNED, STABLE
+
+logger = logging.getLogger(__name__)
+
+
+def partner_index(pre: np.ndarray, post: np.ndarray, n: int) -> np.ndarray:
+    """Index of the reverse synapse ``post -> pre`` of every synapse, or -1 if absent."""
+    m = pre.size
+    if m == 0:
+        return np.empty(0, dtype=np.int64)
+    key = post.astype(np.int64) * n + pre
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
+    reverse = pre.astype(np.int64) * n + post
+    pos = np.minimum(np.searchsorted(skey, reverse), m - 1)
+    return np.where(skey[pos] == reverse, order[pos], -1)
+
+
+def table_is_symmetric(partner, weight, status) -> bool:
+    """Every synapse has a reverse partner with the same weight and the same state."""
+    if partner.size == 0:
+        return True
+    if np.any(partner < 0):
+        return False
+    return bool(
+        np.array_equal(weight[partner], weight) and np.array_equal(status[partner], status)
+    )
+
+
+def decision_units(pre, post, partner, symmetric: bool):
+    """Representative synapse of each decision unit and the unit of every synapse.
+
+    A unit is one synapse, or (symmetric) one unordered pair represented by its
+    ``pre < post`` direction.
+    """
+    m = pre.size
+    if not symmetric:
+        reps = np.arange(m)
+        return reps, reps.copy()
+    reps = np.flatnonzero(pre < post)
+    unit_of = np.empty(m, dtype=np.int64)
+    unit_of[reps] = np.arange(reps.size)
+    unit_of[partner[reps]] = np.arange(reps.size)
+    return reps, unit_of
+
+
+def estimate_scores(trace, weight, sgn, pre, post, *, measured, sums=None, n_samples=None):
+    """Trace-estimated scores ``s_e = trace_e / T`` with the optional mean correction.
+
+    ``trace_e = sum_t dt_s |w| d_t^2`` with ``d_t = r_post(t) - sgn r_pre(t)`` over the
+    ``n`` samples of the window ``T = n dt_s``. With per-neuron sums ``sums_i = sum_t
+    r_i(t)`` over the same samples the estimate is centred exactly on the sample means
+    ``mu_i = sums_i / n``::
+
+        s_e = trace_e / T - |w| (mu_post - sgn mu_pre)^2
+            = |w| (1/n) sum_t ((r_post - mu_post) - sgn (r_pre - mu_pre))^2,
+
+    the (1/n-normalised) sample variance of ``d``: biased low by ``Var(mean d)``, a
+    relative ``O(tau / T)``, far below the ``O(sqrt(tau / T))`` statistical error.
+    """
+    s = np.asarray(trace, dtype=np.float64) / float(measured)
+    if sums is not None:
+        mu = np.asarray(sums, dtype=np.float64) / n_samples
+        s = s - np.abs(weight) * (mu[post] - sgn * mu[pre]) ** 2
+        np.maximum(s, 0.0, out=s)  # round-off only: a sample variance is >= 0
+    return s
+
+
+def solve_k_online(unit_scores: np.ndarray, density: float) -> float:
+    """``k`` with ``sum min(1, k s) == density * units``, reusing :func:`solve_k`."""
+    positive = unit_scores[unit_scores > 0]
+    if positive.size == 0:
+        raise ValueError(
+            "no candidate synapse has a positive trace: the network did not fluctuate "
+            "during the measurement (is sigma > 0 and the window long enough?)."
+        )
+    target = density * unit_scores.size
+    if target > positive.size:
+        logger.warning(
+            "density == %r asks to keep %.6g of %d candidates, but only %d have a positive "
+            "trace; keeping all of those.",
+            density,
+            target,
+            unit_scores.size,
+            positive.size,
+        )
+        target = float(positive.size)
+    return solve_k(positive, target)
+
+
+def decide(*, weight, status, pre, post, n, unit_scores, reps, unit_of, k, gen):
+    """Apply ``p = min(1, k s)`` to every LABILE unit.
+
+    Returns the new weights and states, the per-synapse probabilities (NaN for
+    non-candidates), the kept and candidate masks and each neuron's leak change
+    ``sum_j (|w'_ij| - |w_ij|)`` (so ``A'_ii = A_ii + sum_j (|A_ij| - |A'_ij|)``).
+    One uniform is drawn per candidate unit, in unit order.
+    """
+    candidate_unit = status[reps] == LABILE
+    p_unit = np.minimum(1.0, k * unit_scores)
+    u = gen.random(int(np.count_nonzero(candidate_unit)))
+    keep_unit = np.zeros(reps.size, dtype=bool)
+    keep_unit[candidate_unit] = u < p_unit[candidate_unit]
+
+    candidate = candidate_unit[unit_of]
+    kept = keep_unit[unit_of]
+    p = np.where(candidate, p_unit[unit_of], np.nan)
+    new_weight = weight.copy()
+    new_weight[kept] = weight[kept] / p[kept]
+    dropped = candidate & ~kept
+    new_weight[dropped] = 0.0
+    new_status = status.copy()
+    new_status[kept] = STABLE
+    new_status[dropped] = PRUNED
+    leak_change = np.bincount(post, weights=np.abs(new_weight) - np.abs(weight), minlength=n)
+    return new_weight, new_status, p, kept, candidate, leak_change
+
+
+def relabile_units(status, reps, unit_of, probability: float, gen) -> np.ndarray:
+    """Mask of STABLE synapses made LABILE again (one uniform per STABLE unit)."""
+    stable_unit = status[reps] == STABLE
+    flip_unit = np.zeros(reps.size, dtype=bool)
+    flip_unit[stable_unit] = gen.random(int(np.count_nonzero(stable_unit))) < probability
+    return flip_unit[unit_of]

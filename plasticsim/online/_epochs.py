@@ -1,0 +1,405 @@
+"""Sleep and wake epochs of :class:`~plasticsim.online.RateNetwork` (DESIGN.md §2).
+
+The methods :meth:`RateNetwork.sleep` and :meth:`RateNetwork.wake` document the
+behaviour; this module holds their implementations: running the Brian2 network with the
+right objects attached, reading the traces back and applying the decisions (the pure
+numpy part is in ``_decisions.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+import warnings
+
+import brian2
+import numpy as np
+from brian2 import Quantity, StateMonitor, TimedArray, second
+from brian2.core.network import TextReport
+from brian2.groups.group import CodeRunner
+
+from .._validation import check_choice, check_density, check_positive
+from . import _model
+from ._decisions import decide as _decide
+from ._decisions import (
+    decision_units,
+    estimate_scores,
+    partner_index,
+    relabile_units,
+    solve_k_online,
+    table_is_symmetric,
+)
+from .states import LABILE, PRUNED, SleepReport, WakeRecord, count_states
+
+logger = logging.getLogger(__name__)
+
+_REPORT_STRINGS = ("text", "stdout", "stderr")
+
+
+def _check_k_density(k, density, decide: bool):
+    if k is not None and density is not None:
+        raise ValueError(f"give at most one of k and density, got k={k!r}, density={density!r}.")
+    if decide and k is None and density is None:
+        raise ValueError(
+            "decide=True needs k or density (the constant of p = min(1, k s), or the "
+            "expected fraction of candidates to keep); pass decide=False to only measure."
+        )
+    if k is not None:
+        k = check_positive("k", k)
+    if density is not None:
+        density = check_density(density)
+    return k, density
+
+
+class _Progress:
+    """Maps Brian2's per-run ``report`` calls of an epoch's runs onto the whole epoch."""
+
+    def __init__(self, report, total: float):
+        if report is None:
+            self.callback = None
+        elif isinstance(report, str):
+            check_choice("report", report, _REPORT_STRINGS)
+            self.callback = TextReport(sys.stderr if report == "stderr" else sys.stdout)
+        elif callable(report):
+            self.callback = report
+        else:
+            raise TypeError(
+                f"report must be None, 'text', 'stdout', 'stderr' or a callable "
+                f"(elapsed, completed, start, duration), got {report!r}."
+            )
+        self.total = total
+        self.done = 0.0
+        self.wall0 = time.perf_counter()
+        self.start = None
+
+    def for_run(self, run_duration: float):
+        if self.callback is None:
+            return None
+        offset = self.done
+        self.done += run_duration
+
+        def hook(elapsed, completed, start, duration):
+            if self.start is None:
+                self.start = start
+            frac = (offset + completed * run_duration) / self.total if self.total > 0 else 1.0
+            self.callback(
+                (time.perf_counter() - self.wall0) * second,
+                min(1.0, frac),
+                self.start,
+                self.total * second,
+            )
+
+        return hook
+
+
+def sleep(
+    net,
+    duration,
+    *,
+    k,
+    density,
+    burn_in,
+    decide,
+    relabile,
+    symmetric,
+    compact,
+    report,
+    report_period,
+) -> SleepReport:
+    """Implementation of :meth:`RateNetwork.sleep` (documented there)."""
+    wall0 = time.perf_counter()
+    duration = _model.check_time("duration", duration)
+    burn_in = (
+        net._default_burn_in()
+        if burn_in is None
+        else _model.check_time("burn_in", burn_in, allow_zero=True)
+    )
+    decide = _model.check_bool("decide", decide)
+    compact = _model.check_bool("compact", compact)
+    relabile = _model.check_fraction("relabile", relabile)
+    k, density = _check_k_density(k, density, decide)
+    if not (isinstance(symmetric, str) and symmetric == "auto") and not isinstance(
+        symmetric, bool | np.bool_
+    ):
+        if isinstance(symmetric, str):
+            raise ValueError(f"symmetric == {symmetric!r}, must be 'auto', True or False.")
+        raise TypeError(f"symmetric must be 'auto', True or False, got {symmetric!r}.")
+    report_period = _model.check_time("report_period", report_period)
+    step = float(net._trace_dt)
+    n_meas = int(round((float(duration) - float(burn_in)) / step))
+    if n_meas < 1:
+        raise ValueError(
+            f"duration == {duration!s} leaves no measurement after burn_in == "
+            f"{burn_in!s}: duration - burn_in must be >= trace_dt == {net._trace_dt!s}."
+        )
+    t_now = float(net._net.t)
+    # Stretch the burn-in (by < one sample) so that the window starts on a sample.
+    t_meas = math.ceil((t_now + float(burn_in)) / step - 1e-9) * step
+    burn = max(0.0, t_meas - t_now)
+    progress = _Progress(report, burn + n_meas * step)
+
+    pre, post, w, sgn, status = net._table()
+    partner = partner_index(pre, post, net._n)
+    table_sym = table_is_symmetric(partner, w, status)
+    if symmetric == "auto":
+        sym = table_sym
+    else:
+        sym = bool(symmetric)
+        if sym and not table_sym:
+            raise ValueError(
+                "symmetric=True but the synapse table is not symmetric: some synapse "
+                "has no reverse partner with the same weight and state."
+            )
+    reps, unit_of = decision_units(pre, post, partner, sym)
+    counts_before = count_states(status)
+
+    n_relabile = 0
+    if decide and relabile > 0:
+        flip = relabile_units(status, reps, unit_of, relabile, net._gen)
+        n_relabile = int(np.count_nonzero(flip))
+        status[flip] = int(LABILE)
+        if len(net._S):
+            net._S.variables["status"].set_value(status)
+
+    seed = int(net._gen.integers(0, 2**32))
+    ns = net._namespace()
+    G = net._G
+    G.variables["I_ext"].set_value(np.zeros(net._n))
+    with net._seeded(seed):
+        if burn > 0:
+            net._run(burn, ns, progress, report_period)
+        if len(net._S):
+            net._S.variables["trace"].set_value(np.zeros(len(net._S)))
+        if net._center:
+            G.variables["rsum"].set_value(np.zeros(net._n))
+        runners = net._make_trace_runners()
+        i0 = int(round(float(net._net.t) / step))
+        net._net.add(*runners)
+        try:
+            net._run(n_meas * step, ns, progress, report_period)
+        finally:
+            net._net.remove(*runners)
+    n_samples = int(net._trace_clock.variables["timestep"].get_value()[0]) - i0
+    measured = n_samples * step
+
+    trace = net._S.variables["trace"].get_value().copy() if len(net._S) else np.empty(0)
+    scores = estimate_scores(
+        trace,
+        w,
+        sgn,
+        pre,
+        post,
+        measured=measured,
+        sums=G.variables["rsum"].get_value().copy() if net._center else None,
+        n_samples=n_samples,
+    )
+    unit_scores = scores[reps]
+    if sym:
+        unit_scores = 0.5 * (unit_scores + scores[partner[reps]])
+    candidate_unit = status[reps] == LABILE
+    k_used = k
+    if k_used is None and density is not None and candidate_unit.any():
+        k_used = solve_k_online(unit_scores[candidate_unit], density)
+
+    leak_change = np.zeros(net._n)
+    candidate = candidate_unit[unit_of]
+    kept = np.zeros(w.size, dtype=bool)
+    if k_used is not None:
+        probabilities = np.where(candidate, np.minimum(1.0, k_used * unit_scores[unit_of]), np.nan)
+    else:
+        probabilities = np.full(w.size, np.nan)
+    if decide and k_used is not None and candidate.any():
+        new_w, new_status, probabilities, kept, candidate, leak_change = _decide(
+            weight=w,
+            status=status,
+            pre=pre,
+            post=post,
+            n=net._n,
+            unit_scores=unit_scores,
+            reps=reps,
+            unit_of=unit_of,
+            k=k_used,
+            gen=net._gen,
+        )
+        net._S.variables["w"].set_value(new_w)
+        net._S.variables["status"].set_value(new_status)
+        leak = G.variables["leak"].get_value() + leak_change
+        G.variables["leak"].set_value(leak)
+        if np.any(leak <= 0):
+            bad = np.flatnonzero(leak <= 0)
+            warnings.warn(
+                f"after the decisions {bad.size} neuron(s) have a leak <= 0 (first: "
+                f"leak[{bad[0]}] == {leak[bad[0]]:.4g}); the network may be unstable. "
+                "The matched diagonal keeps leaks positive for diagonally dominant -A.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        if compact and np.any(new_status == PRUNED):
+            net._compact()
+    counts_after = count_states(net._table()[4])
+    rep = SleepReport(
+        seed=seed,
+        duration=(burn + measured) * second,
+        burn_in=burn * second,
+        measured=measured * second,
+        n_samples=n_samples,
+        decided=bool(decide and k_used is not None and candidate.any()),
+        symmetric=sym,
+        k=None if k_used is None else float(k_used),
+        density=density,
+        counts_before=counts_before,
+        counts_after=counts_after,
+        n_relabile=n_relabile,
+        pre=pre,
+        post=post,
+        weights=w,
+        scores=scores,
+        candidate=candidate,
+        probabilities=probabilities,
+        kept=kept,
+        leak_change=leak_change,
+        n_neurons=net._n,
+        wall_time=time.perf_counter() - wall0,
+    )
+    net.reports.append(rep)
+    logger.info(
+        "sleep: T=%s (%d samples), %d candidates, k=%s, %s -> %s, %.2f s wall",
+        rep.measured,
+        n_samples,
+        rep.n_candidates,
+        "None" if rep.k is None else f"{rep.k:.4g}",
+        counts_before,
+        counts_after,
+        rep.wall_time,
+    )
+    return rep
+
+
+def wake(
+    net, duration, *, inputs, input_dt, noise, record, record_dt, report, report_period
+) -> WakeRecord:
+    """Implementation of :meth:`RateNetwork.wake` (documented there)."""
+    duration = _model.check_time("duration", duration)
+    noise = _model.check_bool("noise", noise)
+    report_period = _model.check_time("report_period", report_period)
+    progress = _Progress(report, float(duration))
+    indices = _check_record(net, record)
+    if record_dt is not None:
+        record_dt = _model.check_time("record_dt", record_dt)
+        _model.multiple_of("record_dt", record_dt, net._dt, "dt")
+    constant, timed = _check_inputs(net, inputs, input_dt, duration)
+
+    seed = int(net._gen.integers(0, 2**32))
+    ns = net._namespace(noise=noise)
+    G = net._G
+    G.variables["I_ext"].set_value(np.zeros(net._n) if constant is None else constant)
+    added = []
+    if timed is not None:
+        ns["plasticsim_input"] = timed
+        ns["t_wake"] = net._net.t
+        added.append(
+            CodeRunner(
+                G,
+                "stateupdate",
+                code=_model.INPUT_CODE,
+                clock=net._clock,
+                when=_model.INPUT_SLOT[0],
+                order=_model.INPUT_SLOT[1],
+                name=f"{net._name}_input",
+                codeobj_class=net._codeobj,
+            )
+        )
+    monitor = None
+    var = _model.rate_name(net._relu)
+    if indices is not None:
+        clock_kw = {"clock": net._clock} if record_dt is None else {"dt": record_dt}
+        monitor = StateMonitor(
+            G,
+            var,
+            record=indices,
+            when=_model.MONITOR_SLOT[0],
+            order=_model.MONITOR_SLOT[1],
+            name=f"{net._name}_monitor",
+            codeobj_class=net._codeobj,
+            **clock_kw,
+        )
+        added.append(monitor)
+    if added:
+        net._net.add(*added)
+    try:
+        with net._seeded(seed):
+            net._run(float(duration), ns, progress, report_period)
+    finally:
+        if added:
+            net._net.remove(*added)
+        G.variables["I_ext"].set_value(np.zeros(net._n))
+    if monitor is None:
+        return WakeRecord(np.zeros(0) * second, np.zeros((0, 0)), seed)
+    t = monitor.t[:].copy()
+    rates = np.asarray(getattr(monitor, var)).T.copy()
+    return WakeRecord(t, rates, seed)
+
+
+def _check_record(net, record):
+    if isinstance(record, bool | np.bool_):
+        return np.arange(net._n) if record else None
+    idx = np.asarray(record)
+    if idx.dtype == object or not np.issubdtype(idx.dtype, np.integer) or idx.ndim != 1:
+        raise TypeError(
+            f"record must be True, False or a 1-D array of neuron indices, got {record!r}."
+        )
+    if idx.size and (idx.min() < 0 or idx.max() >= net._n):
+        bad = int(idx[(idx < 0) | (idx >= net._n)][0])
+        raise ValueError(f"record contains neuron {bad}, must be in [0, {net._n}).")
+    return idx.astype(np.int64) if idx.size else None
+
+
+def _check_inputs(net, inputs, input_dt, duration):
+    """``(constant, timed)``: a constant vector, or a TimedArray, or neither."""
+    if inputs is None:
+        if input_dt is not None:
+            raise ValueError("input_dt is only used with an array of inputs.")
+        return None, None
+    if isinstance(inputs, TimedArray):
+        if input_dt is not None:
+            raise ValueError("input_dt must not be given with a TimedArray (it has its own dt).")
+        values = np.asarray(inputs.values)
+        if values.ndim != 2 or values.shape[1] != net._n:
+            raise ValueError(
+                f"inputs is a TimedArray of shape {values.shape}, must be (m, {net._n})."
+            )
+        if not brian2.have_same_dimensions(
+            inputs.dim, brian2.units.fundamentalunits.DIMENSIONLESS
+        ):
+            raise ValueError(f"inputs must be dimensionless, got dimensions {inputs.dim}.")
+        covered = values.shape[0] * float(inputs.dt)
+        if covered < float(duration) * (1 - 1e-9):
+            raise ValueError(
+                f"inputs covers {covered * second!s}, shorter than duration == {duration!s}."
+            )
+        return None, inputs
+    if isinstance(inputs, Quantity) or isinstance(inputs, str | bytes):
+        raise TypeError(f"inputs must be dimensionless numbers, got {inputs!r}.")
+    arr = np.asarray(inputs)
+    if arr.ndim == 1:
+        if input_dt is not None:
+            raise ValueError("input_dt is only used with an (m, n) array of inputs.")
+        return _model.check_vector("inputs", arr, net._n), None
+    if arr.ndim != 2 or arr.shape[1] != net._n:
+        raise ValueError(f"inputs has shape {arr.shape}, must be ({net._n},) or (m, {net._n}).")
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise TypeError(f"inputs must be real, got dtype {arr.dtype}.")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("inputs has a non-finite entry; all entries must be finite.")
+    input_dt = net._dt if input_dt is None else _model.check_time("input_dt", input_dt)
+    _model.multiple_of("input_dt", input_dt, net._dt, "dt")
+    covered = arr.shape[0] * float(input_dt)
+    if covered < float(duration) * (1 - 1e-9):
+        raise ValueError(
+            f"inputs has {arr.shape[0]} rows of input_dt == {input_dt!s}, covering "
+            f"{covered * second!s}: shorter than duration == {duration!s}."
+        )
+    return None, TimedArray(arr, dt=input_dt, name=f"{net._name}_input_values")

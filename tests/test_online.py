@@ -1,0 +1,803 @@
+"""Tests of plasticsim.online: the Brian2 sleep simulator against the exact core.
+
+Statistical tests compare Brian2 with the *exact* statistics of the chain it integrates:
+Euler-Maruyama with step ``h = dt / tau`` is the linear recursion ``z <- F z + noise``,
+whose stationary covariance ``P`` (a discrete Lyapunov equation) and whose estimator
+variances (sums of lagged autocovariances, in closed form with Kronecker products) are
+computed below. Tolerances are quantiles of those distributions; the Euler bias
+``P - C = O(h)`` with respect to DESIGN's continuous ``C`` is checked separately.
+
+The numpy target runs most tests (autouse fixture); ``@pytest.mark.cython`` tests repeat
+a subset on Brian2's cython target.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+from brian2 import TimedArray, ms, prefs, second
+
+from plasticsim import noise_covariance, noise_prune, sparsify, synapse_scores
+from plasticsim.dynamics import simulate
+from plasticsim.networks import clustered, clustered_asymmetric
+from plasticsim.online import (
+    LABILE,
+    PRUNED,
+    STABLE,
+    RateNetwork,
+    SleepReport,
+    SynapseState,
+)
+from plasticsim.online._decisions import estimate_scores, partner_index
+from plasticsim.spectra import compare_spectra
+
+TAU = 10 * ms
+DT = 0.5 * ms  # h = dt / tau = 0.05: fast enough for numpy, exact theory below covers it
+H = float(DT / TAU)
+
+
+@pytest.fixture(autouse=True)
+def _brian_prefs():
+    """Brian2's numpy target, no log files, no saved scripts; restored afterwards."""
+    names = ("codegen.target", "logging.file_log", "logging.save_script")
+    old = {name: prefs[name] for name in names}
+    prefs["codegen.target"] = "numpy"
+    prefs["logging.file_log"] = False
+    prefs["logging.save_script"] = False
+    yield
+    for name, value in old.items():
+        prefs[name] = value
+
+
+# Test networks are chosen with (dt / tau) max|lambda(A)| <= 0.25 (RateNetwork warns above):
+# Euler-Maruyama then inflates no mode's variance by more than ~14%, so comparisons with
+# DESIGN's continuous-time scores stay meaningful. Exact Euler theory is used wherever a
+# test is tight.
+
+
+def small_symmetric(n_per=4, rng=3):
+    """Two clusters of ``n_per``, symmetric, -A diagonally dominant (margin 1)."""
+    return clustered(
+        [n_per, n_per], p_in=0.8, p_out=0.25, n_strong=0, w_in=0.4, w_out=0.4, rng=rng
+    )
+
+
+def medium(symmetric=True, rng=2):
+    """Two clusters of 10 with one strong synapse (pair) each."""
+    make = clustered if symmetric else clustered_asymmetric
+    return make(
+        [10, 10], p_in=0.6, p_out=0.1, n_strong=1, w_in=0.3, w_out=0.3, strong_factor=4, rng=rng
+    )
+
+
+def offdiag_mask(A):
+    m = A != 0
+    np.fill_diagonal(m, False)
+    return m
+
+
+# ------------------------------------------------------------------ exact Euler theory
+
+
+def euler_chain(A, *, sigma, theta=0.0, h=H):
+    """``(F, Q, n)`` of the Euler-Maruyama chain Brian2 integrates (DESIGN units).
+
+    White: ``x <- (I + h A) x + sigma sqrt(h) N``. OU (``theta = noise_tau / tau``): the
+    augmented ``z = (x, eta)``, ``z <- (I + h M) z + (0, sigma sqrt(h) / theta N)`` with
+    ``M = [[A, I], [0, -I / theta]]``.
+    """
+    n = A.shape[0]
+    if theta == 0:
+        return np.eye(n) + h * A, sigma**2 * h * np.eye(n), n
+    M = np.block([[A, np.eye(n)], [np.zeros((n, n)), -np.eye(n) / theta]])
+    Q = np.zeros((2 * n, 2 * n))
+    Q[n:, n:] = (sigma / theta) ** 2 * h * np.eye(n)
+    return np.eye(2 * n) + h * M, Q, n
+
+
+def lagged_sum(F, P, every):
+    """``K = sum_{l >= 0} Gamma(l) (x) Gamma(l)`` for samples every ``every`` steps.
+
+    ``Gamma(l) = G^l P`` with ``G = F^every``, so ``K = (I - G (x) G)^{-1} (P (x) P)``.
+    """
+    G = np.linalg.matrix_power(F, every)
+    D = F.shape[0]
+    return np.linalg.solve(np.eye(D * D) - np.kron(G, G), np.kron(P, P))
+
+
+def covariance_theory(A, *, sigma, theta, every):
+    """Exact stationary ``P`` (x-block) and the asymptotic ``n_samples * Var(C_hat_ab)``.
+
+    Bartlett: ``n Var(C_ab) = sum_l Gamma_aa(l) Gamma_bb(l) + Gamma_ab(l) Gamma_ba(l)``
+    over all lags ``l`` (Gaussian, stationary), ``= 2 K_(ab),(ab) + 2 K_(ab),(ba) -
+    (P_aa P_bb + P_ab^2)`` with the ``l >= 0`` sum ``K``.
+    """
+    F, Q, n = euler_chain(A, sigma=sigma, theta=theta)
+    P = sla.solve_discrete_lyapunov(F, Q)
+    K = lagged_sum(F, P, every)
+    D = F.shape[0]
+    var = np.empty((n, n))
+    for a in range(n):
+        for b in range(n):
+            ab, ba = a * D + b, b * D + a
+            var[a, b] = 2 * K[ab, ab] + 2 * K[ab, ba] - (P[a, a] * P[b, b] + P[a, b] ** 2)
+    return P[:n, :n], var
+
+
+def score_theory(A, pre, post, *, sigma, theta=0.0, every):
+    """Mean and ``n_samples * Cov`` of the uncentred trace estimates of ``pre -> post``.
+
+    ``s_e = |w_e| mean_t (b_e . z_t)^2`` with ``b_e = e_post - sgn e_pre``; Isserlis gives
+    ``Cov(d_e(t)^2, d_f(t')^2) = 2 (b_e Gamma(t'-t) b_f)^2`` and summing over lags
+    ``n Cov(s_e, s_f) = 2 |w_e| |w_f| (K_ef + K_fe - (b_e P b_f)^2)``.
+    """
+    F, Q, n = euler_chain(A, sigma=sigma, theta=theta)
+    P = sla.solve_discrete_lyapunov(F, Q)
+    D = F.shape[0]
+    w = A[post, pre]
+    B = np.zeros((D, pre.size))
+    B[post, np.arange(pre.size)] = 1.0
+    B[pre, np.arange(pre.size)] -= np.sign(w)
+    V = np.einsum("ie,je->ije", B, B).reshape(D * D, -1)  # columns b_e (x) b_e
+    G = np.linalg.matrix_power(F, every)
+    KV = np.linalg.solve(np.eye(D * D) - np.kron(G, G), np.kron(P, P) @ V)
+    Kmat = V.T @ KV
+    BPB = B.T @ P @ B
+    aw = np.abs(w)
+    mean = aw * np.diag(BPB)
+    cov = 2 * np.outer(aw, aw) * (Kmat + Kmat.T - BPB**2)
+    return mean, cov
+
+
+def squared_error_quantiles(cov, qs, rng=0, draws=200_000):
+    """Quantiles of ``||z||^2`` for ``z ~ N(0, cov)`` (Monte Carlo, fixed seed)."""
+    lam = np.clip(np.linalg.eigvalsh(cov), 0.0, None)
+    g = np.random.default_rng(rng).standard_normal((draws, lam.size))
+    return np.quantile(g**2 @ lam, qs)
+
+
+# ------------------------------------------------------------------ the model itself
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_wake_matches_numpy_reference_deterministically(relu):
+    """Brian2's model is DESIGN's dynamics: same Euler steps as dynamics.simulate."""
+    A = small_symmetric()
+    n = A.shape[0]
+    gen = np.random.default_rng(4)
+    x0 = gen.uniform(-1, 1, n)
+    u = gen.normal(0, 1, (200, n))
+    net = RateNetwork.from_matrix(
+        A, tau=TAU, dt=DT, target="numpy", rng=0, x0=x0, nonlinearity="relu" if relu else None
+    )
+    rec = net.wake(200 * DT, inputs=u, noise=False)
+    ref = simulate(
+        A,
+        duration=200 * H,
+        dt=H,
+        sigma=0.0,
+        x0=x0,
+        inputs=u,
+        nonlinearity="relu" if relu else None,
+    )
+    expected = ref.x[0, :200]
+    if relu:
+        expected = np.maximum(expected, 0.0)
+    # Same arithmetic up to the order of the recurrent sum: round-off only.
+    np.testing.assert_allclose(rec.rates, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(rec.t / second), np.arange(200) * float(DT))
+
+
+def test_constant_input_moves_the_fixed_point():
+    A = small_symmetric()
+    u = np.linspace(0.5, 1.5, A.shape[0])
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=0)
+    rec = net.wake(0.5 * second, inputs=u, noise=False, record_dt=1 * ms)
+    # 50 tau at a spectral abscissa <= -1: the transient is below e^-50.
+    np.testing.assert_allclose(rec.rates[-1], -np.linalg.solve(A, u), rtol=1e-9)
+    assert np.all(net._G.variables["I_ext"].get_value() == 0)  # inputs off afterwards
+
+
+def test_timedarray_input_and_record_subset():
+    A = small_symmetric()
+    n = A.shape[0]
+    u = np.random.default_rng(1).normal(size=(100, n))
+    ta = TimedArray(u, dt=DT)
+    a = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=0)
+    b = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=0)
+    ra = a.wake(100 * DT, inputs=ta, record=[0, 3])
+    rb = b.wake(100 * DT, inputs=u, input_dt=DT)
+    assert ra.rates.shape == (100, 2)
+    np.testing.assert_array_equal(ra.rates, rb.rates[:, [0, 3]])
+    assert ra.seed == rb.seed
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.5])
+def test_empirical_covariance_matches_noise_covariance(theta):
+    """White and OU: Brian2's covariance = exact Euler P (tight), = C up to the Euler bias."""
+    A = small_symmetric(3, rng=5)
+    sigma = 0.8
+    every = 2  # record every trace_dt = 1 ms = 2 steps
+    net = RateNetwork.from_matrix(
+        A, tau=TAU, sigma=sigma, noise_tau=theta * TAU, dt=DT, target="numpy", rng=11
+    )
+    rec = net.wake(30 * second, record_dt=every * DT)
+    burn = 400  # 0.4 s = 40 tau >> the slowest relaxation time tau / |alpha| <= tau
+    X = rec.rates[burn:]
+    C_hat = np.cov(X.T)
+    P, nvar = covariance_theory(A, sigma=sigma, theta=theta, every=every)
+    se = np.sqrt(nvar / X.shape[0])
+    # 21 distinct entries; |z| <= 4.5 fails with probability ~21 * 6.8e-6 (normal limit).
+    z = (C_hat - P) / se
+    assert np.max(np.abs(z)) <= 4.5, np.round(z, 2)
+    # DESIGN's C: the same statistical tolerance plus the deterministic Euler bias, which
+    # is first order, |P - C| <= h rho(A) |C| (relative bias ~ h |lambda| / 2 per mode).
+    C = noise_covariance(A, sigma=sigma, noise_tau=theta)
+    bias = np.abs(P - C)
+    rho = np.max(np.abs(np.linalg.eigvalsh(A)))
+    assert bias.max() <= H * rho * np.abs(C).max()
+    assert np.all(np.abs(C_hat - C) <= 4.5 * se + bias)
+    # A wrong noise normalisation (sigma sqrt(2/tau)) would double every entry: far out.
+    assert np.max(np.abs(C_hat - 2 * C) / se) > 20
+
+
+# ------------------------------------------------------------------ traces and scores
+
+
+def test_trace_scores_converge_like_one_over_sqrt_T():
+    A = small_symmetric()
+    sigma = 1.0
+    net = RateNetwork.from_matrix(A, tau=TAU, sigma=sigma, dt=DT, target="numpy", rng=21)
+    every = int(round(float(net.trace_dt / DT)))
+    assert every == 2 and not net.centered
+    exact = synapse_scores(A, sigma=sigma)  # DESIGN's continuous scores
+    errors, spectra = {}, {}
+    for T in (2, 32):
+        rep = net.sleep(T * second + 50 * ms, burn_in=50 * ms, decide=False)
+        assert float(rep.measured) == pytest.approx(T)
+        assert rep.n_samples == round(T * second / net.trace_dt)
+        mean, ncov = score_theory(A, rep.pre, rep.post, sigma=sigma, every=every)
+        err2 = float(np.sum((rep.scores - mean) ** 2))
+        # Exact distribution of the squared error at this T (Monte Carlo of its Gaussian
+        # limit): the error is the predicted statistical error, with no bias floor.
+        lo, hi = squared_error_quantiles(ncov / rep.n_samples, [0.0005, 0.9995])
+        assert lo <= err2 <= hi, (T, lo, err2, hi)
+        errors[T] = np.sqrt(err2)
+        spectra[T] = np.clip(np.linalg.eigvalsh(ncov / rep.n_samples), 0.0, None)
+        est = rep.score_matrix()
+    # 16x longer: the error shrinks ~4x. The ratio of the two independent errors has a
+    # known distribution (the two Gaussian limits): its central 99.9% must hold it.
+    g = np.random.default_rng(1).standard_normal((2, 200_000, spectra[2].size))
+    ratio = np.sqrt((g[0] ** 2 @ spectra[2]) / (g[1] ** 2 @ spectra[32]))
+    assert np.median(ratio) == pytest.approx(4.0, rel=0.1)  # 1/sqrt(T) in the theory
+    lo, hi = np.quantile(ratio, [0.0005, 0.9995])
+    assert lo <= errors[2] / errors[32] <= hi
+    m = offdiag_mask(A)
+    assert np.corrcoef(est[m], exact[m])[0, 1] >= 0.95
+    # The long-run estimate sits within the Euler bias of DESIGN's scores: O(h |lambda|).
+    rel = np.abs(est[m] - exact[m]) / exact[m]
+    assert np.median(rel) < 3 * H * np.max(np.abs(np.linalg.eigvalsh(A)))
+
+
+def test_ou_trace_scores_match_ou_synapse_scores():
+    A = small_symmetric(3, rng=5)
+    theta = 0.5
+    net = RateNetwork.from_matrix(
+        A, tau=TAU, sigma=1.0, noise_tau=theta * TAU, dt=DT, target="numpy", rng=8
+    )
+    rep = net.sleep(16 * second, decide=False)
+    mean, ncov = score_theory(A, rep.pre, rep.post, sigma=1.0, theta=theta, every=2)
+    err2 = float(np.sum((rep.scores - mean) ** 2))
+    lo, hi = squared_error_quantiles(ncov / rep.n_samples, [0.0005, 0.9995])
+    assert lo <= err2 <= hi
+    exact = synapse_scores(A, sigma=1.0, noise_tau=theta)
+    m = offdiag_mask(A)
+    assert np.corrcoef(rep.score_matrix()[m], exact[m])[0, 1] >= 0.95
+    # White-noise scores of the same network differ: the OU scores are the right target.
+    white = synapse_scores(A, sigma=1.0)
+    assert (
+        np.abs(rep.score_matrix()[m] - exact[m]).sum()
+        < np.abs(rep.score_matrix()[m] - white[m]).sum()
+    )
+
+
+def test_centred_estimator_is_the_sample_variance():
+    """The mean correction gives exactly |w| * (1/n) sum ((d - mean d)^2)."""
+    gen = np.random.default_rng(0)
+    n, steps, dts = 5, 400, 1e-3
+    r = 3.0 + gen.normal(size=(steps, n)).cumsum(axis=0) * 0.01  # large mean, drifting
+    pre, post = np.array([0, 1, 3, 4]), np.array([2, 2, 0, 1])
+    w = np.array([0.5, -1.5, 2.0, -0.1])
+    sgn = np.sign(w)
+    d = r[:, post] - sgn * r[:, pre]
+    trace = dts * np.abs(w) * (d**2).sum(axis=0)
+    s = estimate_scores(
+        trace, w, sgn, pre, post, measured=steps * dts, sums=r.sum(axis=0), n_samples=steps
+    )
+    np.testing.assert_allclose(s, np.abs(w) * d.var(axis=0), rtol=1e-9)
+
+
+# ------------------------------------------------------------------ decisions
+
+
+def check_decisions(net, rep, before, after_table, leak_before):
+    """Exact bookkeeping of one epoch: weights / p, matched leaks, matrix = table."""
+    pre, post, w_after, state_after = after_table
+    key_after = post * net.n + pre
+    key_before = rep.post * net.n + rep.pre
+    kept = rep.kept
+    # Stable weights are exactly the old weights divided by p.
+    pos = np.searchsorted(key_after, key_before[kept])
+    assert np.all(key_after[pos] == key_before[kept])
+    np.testing.assert_array_equal(w_after[pos], rep.weights[kept] / rep.probabilities[kept])
+    assert np.all(state_after[pos] == STABLE)
+    # Compacted: exactly the survivors remain.
+    assert net.n_synapses == int(kept.sum()) + int(np.sum(~rep.candidate))
+    # Each leak changed by exactly the change of the neuron's total absolute input.
+    abs_before = np.bincount(rep.post, np.abs(rep.weights), minlength=net.n)
+    abs_after = np.bincount(post, np.abs(w_after), minlength=net.n)
+    np.testing.assert_allclose(
+        net.leak - leak_before, abs_after - abs_before, rtol=0, atol=1e-12 * abs_before.max()
+    )
+    np.testing.assert_allclose(
+        rep.leak_change, abs_after - abs_before, rtol=0, atol=1e-12 * abs_before.max()
+    )
+    # net.matrix is the synapse table plus the leaks.
+    M = np.zeros((net.n, net.n))
+    M[post, pre] = w_after
+    M[np.diag_indices(net.n)] = -net.leak
+    np.testing.assert_array_equal(net.matrix, M)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_density_decisions(symmetric):
+    A = medium(symmetric)
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=5)
+    leak_before = net.leak
+    density = 0.4
+    rep = net.sleep(2 * second, density=density)
+    assert isinstance(rep, SleepReport) and rep.decided and rep.symmetric == symmetric
+    after = net.synapse_states()
+    check_decisions(net, rep, None, after, leak_before)
+    # One decision per unit (unordered pair when symmetric).
+    units = rep.pre < rep.post if symmetric else np.ones(rep.pre.size, dtype=bool)
+    p = rep.probabilities[units]
+    n_units = int(units.sum())
+    # k is solved so that the expected kept number is exactly density * units.
+    assert p.sum() == pytest.approx(density * n_units, rel=1e-9)
+    # Kept units ~ Poisson-binomial(p): |kept - sum p| <= 4 sd (two-sided 6e-5).
+    kept_units = int(rep.kept[units].sum())
+    assert abs(kept_units - p.sum()) <= 4 * np.sqrt(np.sum(p * (1 - p)))
+    assert rep.counts_after == {"LABILE": 0, "STABLE": int(rep.kept.sum()), "PRUNED": 0}
+    if symmetric:
+        np.testing.assert_array_equal(net.matrix, net.matrix.T)
+        partner = partner_index(rep.pre, rep.post, net.n)
+        np.testing.assert_array_equal(rep.kept, rep.kept[partner])
+
+
+def test_k_given_and_no_candidates_afterwards():
+    A = small_symmetric()
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=6)
+    rep = net.sleep(1 * second, k=2.0)
+    assert rep.k == 2.0
+    cand = rep.candidate
+    np.testing.assert_allclose(
+        rep.probabilities[cand], np.minimum(1, 2.0 * rep.scores[cand]), rtol=1e-12
+    )
+    # Everything is STABLE now: a second sleep has nothing to decide and changes nothing.
+    M = net.matrix
+    rep2 = net.sleep(0.2 * second, k=2.0)
+    assert not rep2.decided and rep2.n_candidates == 0
+    np.testing.assert_array_equal(net.matrix, M)
+
+
+def test_sleep_cycles_with_relabile():
+    A = medium()
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=9)
+    first = net.sleep(1 * second, density=0.5)
+    stable = first.counts_after["STABLE"]
+    leak_before = net.leak
+    second_rep = net.sleep(1 * second, density=0.5, relabile=1.0)
+    # relabile=1: every survivor is a candidate again, and the cycle probes the network
+    # as it now is (the weights during the measurement are the rescaled ones).
+    assert second_rep.n_relabile == stable == second_rep.n_candidates
+    np.testing.assert_array_equal(
+        np.sort(second_rep.weights),
+        np.sort(first.weights[first.kept] / first.probabilities[first.kept]),
+    )
+    check_decisions(net, second_rep, None, net.synapse_states(), leak_before)
+    assert net.n_synapses < stable
+    # The network stays symmetric through the cycles.
+    np.testing.assert_array_equal(net.matrix, net.matrix.T)
+
+
+def test_decide_false_only_measures():
+    A = small_symmetric()
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=1)
+    M = net.matrix
+    rep = net.sleep(0.5 * second, decide=False, density=0.5)
+    np.testing.assert_array_equal(net.matrix, M)
+    assert not rep.decided and not rep.kept.any()
+    # The probabilities that would have been used are still reported.
+    assert np.sum(rep.probabilities[rep.pre < rep.post]) == pytest.approx(
+        0.5 * np.sum(rep.pre < rep.post), rel=1e-9
+    )
+    assert np.isnan(rep.kept_fraction)
+
+
+# ------------------------------------------------------------------ against the offline rule
+
+
+def test_online_spectrum_comparable_to_offline_noise_prune():
+    A = clustered(
+        [12, 12], p_in=0.8, p_out=0.1, n_strong=1, w_in=0.2, w_out=0.5, strong_factor=5, rng=7
+    )
+    density = 0.3
+    # dt = 0.25 ms: (dt / tau) max|lambda| = 0.16 (the strong pairs make this one stiff).
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT / 2, target="numpy", rng=3)
+    rep = net.sleep(10 * second, density=density)
+    # The online probabilities estimate the exact ones.
+    exact = noise_prune(A, density=density, rng=0)
+    m = rep.pre < rep.post
+    p_exact = exact.probabilities[rep.post[m], rep.pre[m]]
+    assert np.corrcoef(rep.probabilities[m], p_exact)[0, 1] >= 0.95
+    # Tolerance from 400 offline draws at the same density (noise_prune's exact
+    # probabilities, sampled 400 times): the online metrics fall in the central 99% of
+    # the offline distribution.
+    metrics = np.array(
+        [spectral_metrics(A, sparsify(A, exact.probabilities, rng=s)) for s in range(400)]
+    )
+    lo, hi = np.quantile(metrics, [0.005, 0.995], axis=0)
+    got = spectral_metrics(A, net.matrix)
+    assert np.all(got >= lo) and np.all(got <= hi), (lo, got, hi)
+
+
+def spectral_metrics(A, B):
+    """Mean, median and max relative eigenvalue error (smooth summaries; the slowest
+    modes alone jump whenever a sample isolates a neuron, at this density)."""
+    err = compare_spectra(A, B).relative_errors
+    return np.array([err.mean(), np.median(err), err.max()])
+
+
+def test_rectified_network_keeps_operating_point_and_linearisation():
+    A = clustered(
+        [8, 8], p_in=0.8, p_out=0.15, n_strong=1, w_in=0.3, w_out=0.5, strong_factor=4, rng=4
+    )
+    n = A.shape[0]
+    b = np.random.default_rng(0).uniform(1.0, 2.0, n)
+    x_star = -np.linalg.solve(A, b)  # -A is an M-matrix: x* > 0 for b > 0
+    assert x_star.min() > 0.5
+    sigma, density = 0.1, 0.5  # stationary sd <= sigma / sqrt(2) ~ 0.07: never near 0
+    # dt = 0.25 ms: (dt / tau) max|lambda| = 0.15.
+    net = RateNetwork.from_matrix(
+        A, tau=TAU, sigma=sigma, dt=DT / 2, target="numpy", rng=12, bias=b, nonlinearity="relu"
+    )
+    assert net.centered
+    rep = net.sleep(10 * second, density=density)
+    # Centred traces estimate the scores of the linearisation (J = A: all units active).
+    m = rep.pre < rep.post
+    exact = synapse_scores(A, sigma=sigma)[rep.post[m], rep.pre[m]]
+    assert np.corrcoef(rep.scores[m], exact)[0, 1] >= 0.95
+    B = net.matrix
+    x_new = -np.linalg.solve(B, b)
+    assert x_new.min() > 0  # still all active: x_new is the rectified fixed point
+    # Brian2 settles exactly there (Euler keeps fixed points): 40 tau, abscissa ~ -1.
+    rec = net.wake(0.4 * second, noise=False, record_dt=1 * ms)
+    np.testing.assert_allclose(rec.rates[-1], x_new, rtol=1e-8)
+    # Tolerances from 400 offline draws of noise_prune at the same density (its exact
+    # probabilities, computed once, and 400 samples of them).
+    op_err = np.linalg.norm(x_new - x_star) / np.linalg.norm(x_star)
+    P = noise_prune(A, density=density, sigma=sigma, rng=0).probabilities
+    offline = np.array(
+        [
+            [np.linalg.norm(-np.linalg.solve(Bs, b) - x_star) / np.linalg.norm(x_star)]
+            + list(spectral_metrics(A, Bs))
+            for Bs in (sparsify(A, P, rng=s) for s in range(400))
+        ]
+    )
+    hi = np.quantile(offline, 0.995, axis=0)
+    got = np.array([op_err, *spectral_metrics(A, B)])
+    assert np.all(got <= hi), (got, hi)
+
+
+# ------------------------------------------------------------------ compaction, reproducibility
+
+
+def test_compaction_same_trajectory_and_count():
+    A = small_symmetric()
+    u = np.random.default_rng(3).normal(size=(400, A.shape[0]))
+    out = {}
+    for compact in (True, False):
+        net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=5)
+        rep = net.sleep(1 * second, density=0.3, compact=compact)
+        states = net.synapse_states()
+        if compact:
+            assert net.n_synapses == int(rep.kept.sum()) == rep.counts_after["STABLE"]
+            assert not np.any(states.state == PRUNED)
+        else:
+            assert net.n_synapses == rep.pre.size
+            assert np.all(states.weight[states.state == PRUNED] == 0)
+            assert rep.counts_after["PRUNED"] == int((~rep.kept).sum())
+        out[compact] = (net.matrix, net.wake(0.2 * second, inputs=u))
+    np.testing.assert_array_equal(out[True][0], out[False][0])
+    # Same noise, same synapses: the same trajectory (zero-weight terms add exact zeros).
+    np.testing.assert_array_equal(out[True][1].rates, out[False][1].rates)
+
+
+def test_explicit_compact_and_nothing_survives():
+    A = small_symmetric()
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=5)
+    net.sleep(0.5 * second, density=0.3, compact=False)
+    pruned = int(np.sum(net.synapse_states().state == PRUNED))
+    assert net.compact() == pruned and net.compact() == 0
+    empty = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=5)
+    rep = empty.sleep(0.2 * second, k=1e-12)  # p ~ 1e-12: everything is pruned
+    assert empty.n_synapses == 0 and rep.counts_after == {"LABILE": 0, "STABLE": 0, "PRUNED": 0}
+    # Leaks absorbed all of the input: the diagonal is -(margin 1) as built.
+    np.testing.assert_allclose(empty.matrix, -np.eye(A.shape[0]), atol=1e-12)
+    rec = empty.wake(10 * ms, noise=False)  # still runs (no summed input left)
+    assert rec.rates.shape == (20, A.shape[0])
+    assert empty.sleep(0.1 * second, density=0.5).n_candidates == 0
+
+
+def test_same_rng_same_states_bit_for_bit():
+    A = medium(symmetric=False, rng=1)
+    runs = []
+    for rng in (17, 17, np.random.default_rng(17), 18):
+        net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=rng)
+        rep = net.sleep(0.5 * second, density=0.5)
+        runs.append((net.seed, rep.scores, net.synapse_states(), net.matrix))
+    assert runs[0][0] == runs[1][0] == 17
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    for a, b in zip(runs[0][2], runs[1][2], strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(runs[0][3], runs[1][3])
+    # A Generator is recorded through the seed drawn from it; another seed differs.
+    replay = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=runs[2][0])
+    np.testing.assert_array_equal(replay.sleep(0.5 * second, density=0.5).scores, runs[2][1])
+    assert not np.array_equal(runs[0][1], runs[3][1])
+
+
+def test_global_numpy_random_state_untouched():
+    A = small_symmetric()
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=0)
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
+    net.sleep(0.1 * second, decide=False)
+    net.wake(10 * ms)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)  # noqa: NPY002
+
+
+def test_two_networks_coexist():
+    A = small_symmetric()
+    a = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=1)
+    b = RateNetwork.from_matrix(small_symmetric(rng=8), tau=TAU, dt=DT, target="numpy", rng=1)
+    ra = a.sleep(0.2 * second, decide=False)
+    b.sleep(0.2 * second, decide=False)
+    rc = a.sleep(0.2 * second, decide=False)
+    assert ra.pre.size == rc.pre.size and a.network is not b.network
+    assert float(a.t) == pytest.approx(0.4)
+
+
+# ------------------------------------------------------------------ progress, logging, repr
+
+
+def test_report_hook_covers_the_whole_epoch(caplog):
+    A = small_symmetric()
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=0)
+    calls = []
+    with caplog.at_level(logging.INFO, logger="plasticsim.online"):
+        net.sleep(
+            0.3 * second, decide=False, report=lambda *a: calls.append(a), report_period=1 * ms
+        )
+    completed = [c[1] for c in calls]
+    assert completed[0] == 0.0 and completed[-1] == pytest.approx(1.0)
+    assert all(np.diff(completed) >= 0)
+    assert all(c[3] == calls[0][3] for c in calls)  # one duration: the whole epoch
+    assert any("sleep:" in r.getMessage() for r in caplog.records)
+    assert "RateNetwork(n=8" in repr(net) and "SleepReport(" in repr(net.reports[0])
+
+
+def test_states_are_intenum():
+    assert (LABILE, STABLE, PRUNED) == (0, 1, 2)
+    assert SynapseState(2) is PRUNED
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def _good():
+    return small_symmetric()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"A": "A"}, TypeError, "A must be a real 2-D array"),
+        ({"A": np.zeros((2, 3))}, ValueError, "must be square"),
+        ({"A": np.array([[-1.0, np.nan], [0.0, -1.0]])}, ValueError, "non-finite"),
+        ({"A": np.array([[-1.0, 0.5], [0.5, 0.0]])}, ValueError, r"A\[1, 1\] == 0.0"),
+        ({"A": np.array([[-1.0, 2.0], [2.0, -1.0]])}, ValueError, "not stable"),
+        ({"tau": 0.01}, TypeError, "tau must be a Brian2 time"),
+        ({"tau": 10 * second / second}, TypeError, "tau must be a Brian2 time"),
+        ({"tau": 0 * ms}, ValueError, "tau == .* must be > 0"),
+        ({"tau": [1, 2] * ms}, ValueError, "tau must be a scalar"),
+        ({"sigma": 0.0}, ValueError, "sigma == 0.0, must be > 0"),
+        ({"sigma": "1"}, TypeError, "sigma must be a real number"),
+        ({"noise_tau": -1 * ms}, ValueError, "noise_tau == .* must be >= 0"),
+        ({"noise_tau": 0.1 * ms, "dt": 0.5 * ms}, ValueError, "dt == .* too large"),
+        ({"dt": 25 * ms}, ValueError, r"dt == .* too large.*\|1 \+ \(dt/tau\) lambda\|"),
+        ({"dt": 1.0}, TypeError, "dt must be a Brian2 time"),
+        ({"nonlinearity": "tanh"}, ValueError, "nonlinearity == 'tanh'"),
+        ({"target": "cpp"}, ValueError, "target == 'cpp'"),
+        ({"rng": -1}, ValueError, "rng == -1"),
+        ({"rng": 1.5}, TypeError, "rng must be None"),
+        ({"bias": np.ones(3)}, ValueError, r"bias has shape \(3,\)"),
+        ({"bias": np.inf}, ValueError, "bias.* must be finite"),
+        ({"x0": "zero"}, TypeError, "x0 must be a real scalar or array"),
+        ({"trace_dt": 0.75 * ms}, ValueError, "trace_dt == .* multiple of dt"),
+        ({"center": "yes"}, ValueError, "center == 'yes'"),
+        ({"center": 1}, TypeError, "center must be 'auto', True or False"),
+        ({"name": "has space"}, ValueError, "name == 'has space'"),
+    ],
+)
+def test_from_matrix_rejects(kwargs, exc, match):
+    kwargs = dict(kwargs)
+    A = kwargs.pop("A", _good())
+    kwargs.setdefault("dt", DT)
+    kwargs.setdefault("target", "numpy")
+    with pytest.raises(exc, match=match):
+        RateNetwork.from_matrix(A, **kwargs)
+
+
+def test_direct_construction_refused():
+    with pytest.raises(TypeError, match="from_matrix"):
+        RateNetwork()
+
+
+@pytest.fixture(scope="module")
+def tiny_net():
+    return RateNetwork.from_matrix(_good(), tau=TAU, dt=DT, target="numpy", rng=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"duration": 1.0}, TypeError, "duration must be a Brian2 time"),
+        ({"duration": -1 * second}, ValueError, "duration == .* must be > 0"),
+        (
+            {"duration": 50 * ms, "burn_in": 50 * ms, "density": 0.5},
+            ValueError,
+            "leaves no measurement",
+        ),
+        ({"burn_in": -1 * ms}, ValueError, "burn_in == .* must be >= 0"),
+        ({}, ValueError, "decide=True needs k or density"),
+        ({"k": 1.0, "density": 0.5}, ValueError, "at most one of k and density"),
+        ({"k": 0.0}, ValueError, "k == 0.0, must be > 0"),
+        ({"density": 1.5}, ValueError, r"density == 1.5, must be in \(0, 1\]"),
+        ({"density": 0.5, "relabile": 2.0}, ValueError, r"relabile == 2.0, must be in \[0, 1\]"),
+        ({"density": 0.5, "relabile": True}, TypeError, "relabile must be a real number"),
+        ({"decide": "yes"}, TypeError, "decide must be True or False"),
+        ({"density": 0.5, "compact": 1}, TypeError, "compact must be True or False"),
+        ({"density": 0.5, "symmetric": "sym"}, ValueError, "symmetric == 'sym'"),
+        ({"density": 0.5, "symmetric": 1}, TypeError, "symmetric must be 'auto'"),
+        ({"density": 0.5, "report": "html"}, ValueError, "report == 'html'"),
+        ({"density": 0.5, "report": 3}, TypeError, "report must be None"),
+        ({"density": 0.5, "report_period": 1.0}, TypeError, "report_period must be a Brian2"),
+    ],
+)
+def test_sleep_rejects(tiny_net, kwargs, exc, match):
+    kwargs = dict(kwargs)
+    duration = kwargs.pop("duration", 0.2 * second)
+    t0, M = float(tiny_net.t), tiny_net.matrix
+    with pytest.raises(exc, match=match):
+        tiny_net.sleep(duration, **kwargs)
+    assert float(tiny_net.t) == t0  # raised before simulating anything
+    np.testing.assert_array_equal(tiny_net.matrix, M)
+
+
+def test_sleep_symmetric_true_needs_symmetric_table():
+    A = medium(symmetric=False)
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=0)
+    with pytest.raises(ValueError, match="symmetric=True but the synapse table"):
+        net.sleep(0.2 * second, density=0.5, symmetric=True)
+    # symmetric=False on a symmetric network decides each direction on its own.
+    sym = RateNetwork.from_matrix(_good(), tau=TAU, dt=DT, target="numpy", rng=0)
+    assert not sym.sleep(0.2 * second, density=0.5, symmetric=False).symmetric
+
+
+def test_stiffness_warning():
+    # The paper's clustered network (strong synapses 10x) is stiff: at the default
+    # dt = 0.1 ms, (dt / tau) max|lambda| ~ 0.47.
+    A = clustered([10, 10], rng=0)
+    with pytest.warns(RuntimeWarning, match=r"dt == 100. us is coarse.*use dt <="):
+        RateNetwork.from_matrix(A, tau=TAU, target="numpy", rng=0)
+
+
+def test_leak_warning_when_not_diagonally_dominant():
+    # Stable (eigenvalues -0.5 +- 2i) but the leak 0.5 is below the absolute input 2:
+    # pruning the synapse leaves leak 0.5 - 2 < 0, which the matched rule reports.
+    A = np.array([[-0.5, 2.0], [-2.0, -0.5]])
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=0)
+    with pytest.warns(RuntimeWarning, match=r"leak <= 0 \(first: leak\[0\] == -1.5"):
+        net.sleep(0.2 * second, k=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"duration": 10}, TypeError, "duration must be a Brian2 time"),
+        ({"inputs": np.ones(3)}, ValueError, r"inputs has shape \(3,\)"),
+        ({"inputs": np.ones((2, 8))}, ValueError, "shorter than duration"),
+        ({"inputs": np.ones((40, 8)), "input_dt": 0.7 * ms}, ValueError, "input_dt == .*"),
+        ({"inputs": np.ones(8), "input_dt": DT}, ValueError, "input_dt is only used"),
+        ({"input_dt": DT}, ValueError, "input_dt is only used"),
+        ({"inputs": np.ones((40, 8, 1))}, ValueError, "inputs has shape"),
+        ({"inputs": np.full((40, 8), np.nan)}, ValueError, "non-finite"),
+        ({"inputs": np.ones(8) * ms}, TypeError, "dimensionless"),
+        ({"inputs": TimedArray(np.ones((40, 3)), dt=DT)}, ValueError, "TimedArray of shape"),
+        ({"inputs": TimedArray(np.ones((2, 8)), dt=DT)}, ValueError, "shorter than duration"),
+        (
+            {"inputs": TimedArray(np.ones((40, 8)), dt=DT), "input_dt": DT},
+            ValueError,
+            "must not be given with a TimedArray",
+        ),
+        ({"noise": 0}, TypeError, "noise must be True or False"),
+        ({"record": [0, 9]}, ValueError, "record contains neuron 9"),
+        ({"record": "all"}, TypeError, "record must be True, False"),
+        ({"record_dt": 0.7 * ms}, ValueError, "record_dt == .* multiple of dt"),
+        ({"report": object()}, TypeError, "report must be None"),
+    ],
+)
+def test_wake_rejects(tiny_net, kwargs, exc, match):
+    kwargs = dict(kwargs)
+    duration = kwargs.pop("duration", 10 * ms)
+    t0 = float(tiny_net.t)
+    with pytest.raises(exc, match=match):
+        tiny_net.wake(duration, **kwargs)
+    assert float(tiny_net.t) == t0
+
+
+# ------------------------------------------------------------------ cython target
+
+
+@pytest.mark.cython
+def test_cython_decisions_reproducible_and_compaction():
+    A = small_symmetric()
+    u = np.random.default_rng(3).normal(size=(100, A.shape[0]))
+    runs = []
+    for compact in (True, True, False):
+        net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="cython", rng=5)
+        leak_before = net.leak
+        rep = net.sleep(1 * second, density=0.4, compact=compact)
+        if compact:
+            check_decisions(net, rep, None, net.synapse_states(), leak_before)
+        runs.append((rep, net.matrix, net.wake(0.05 * second, inputs=u).rates))
+    # Same rng: same states, same matrix, same trajectories, bit for bit (and compacted
+    # == uncompacted under the same noise).
+    np.testing.assert_array_equal(runs[0][0].scores, runs[1][0].scores)
+    for other in runs[1:]:
+        np.testing.assert_array_equal(runs[0][1], other[1])
+        np.testing.assert_array_equal(runs[0][2], other[2])
+
+
+@pytest.mark.cython
+def test_cython_scores_and_covariance():
+    A = small_symmetric()
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="cython", rng=21)
+    rep = net.sleep(32 * second, decide=False)
+    mean, ncov = score_theory(A, rep.pre, rep.post, sigma=1.0, every=2)
+    err2 = float(np.sum((rep.scores - mean) ** 2))
+    lo, hi = squared_error_quantiles(ncov / rep.n_samples, [0.0005, 0.9995])
+    assert lo <= err2 <= hi
+    m = offdiag_mask(A)
+    exact = synapse_scores(A, sigma=1.0)
+    assert np.corrcoef(rep.score_matrix()[m], exact[m])[0, 1] >= 0.95
+    # Deterministic: the cython model takes the same Euler steps as the numpy reference.
+    x0 = np.linspace(-1, 1, A.shape[0])
+    det = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="cython", rng=0, x0=x0)
+    rec = det.wake(100 * DT, noise=False)
+    ref = simulate(A, duration=100 * H, dt=H, sigma=0.0, x0=x0)
+    np.testing.assert_allclose(rec.rates, ref.x[0, :100], rtol=1e-10, atol=1e-12)
