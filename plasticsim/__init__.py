@@ -8,9 +8,10 @@ Reference: E. Moore, R. Chaudhuri, "Using noise to probe recurrent neural networ
 structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
 """
 
-from . import networks
+from . import networks, testing
 from .covariance import empirical_covariance, noise_covariance
 from .dynamics import Trajectory, TrajectoryError, simulate, trajectory_error
+from .experiment import ModelError, Results, load_model, run_model
 from .rule import (
     PruneResult,
     control_probabilities,
@@ -49,32 +50,38 @@ def __getattr__(name):
 def __dir__():
     return sorted(set(globals()) | set(_ONLINE))
 
+
 __all__ = [
     "LABILE",
+    "ModelError",
     "PRUNED",
-    "STABLE",
+    "PruneResult",
     "RateNetwork",
+    "Results",
+    "STABLE",
     "SleepReport",
+    "SpectralComparison",
     "SynapseState",
     "SynapseStates",
-    "WakeRecord",
-    "networks",
-    "PruneResult",
-    "SpectralComparison",
     "Trajectory",
     "TrajectoryError",
+    "WakeRecord",
     "compare_spectra",
-    "match_eigenvalues",
-    "quadratic_form_range",
-    "simulate",
-    "trajectory_error",
     "control_probabilities",
     "empirical_covariance",
     "k_from_epsilon",
+    "load_model",
+    "match_eigenvalues",
+    "networks",
     "noise_covariance",
     "noise_prune",
     "pruning_probabilities",
+    "quadratic_form_range",
+    "run_model",
+    "simulate",
     "solve_k",
     "sparsify",
     "synapse_scores",
+    "testing",
+    "trajectory_error",
 ]

@@ -1,0 +1,479 @@
+"""The ``plasticsim`` command: run model files, the demo, list models, summarise results.
+
+Exit status: 0 on success, 2 for bad input or usage (an invalid model, a missing file, an
+existing result without ``--force``), 1 for a failure while running, 130 when
+interrupted. Progress and log lines go to stderr (bars on a terminal, plain lines
+otherwise, nothing with ``--quiet``); summaries go to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import textwrap
+import time
+import traceback
+from pathlib import Path
+
+__all__ = ["main", "build_parser", "TerminalProgress", "summary_table"]
+
+log = logging.getLogger("plasticsim")
+
+_EXIT_OK, _EXIT_FAILURE, _EXIT_USAGE, _EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+# =========================================================================== progress
+
+
+class TerminalProgress:
+    """Progress bars on a terminal: one line per phase, redrawn at most 10 times a second.
+
+    Has the ``start(phase, total)``, ``advance(n)``, ``finish()`` interface of
+    :class:`plasticsim.experiment.LogProgress`; phases without a ``total`` show a
+    spinner-free elapsed time.
+    """
+
+    def __init__(self, stream=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.phase = None
+        self.total = None
+        self.done = 0
+        self.t0 = self.last = 0.0
+        self.width = 0
+
+    def _write(self, text: str) -> None:
+        pad = max(0, self.width - len(text))
+        self.stream.write("\r" + text + " " * pad)
+        self.stream.flush()
+        self.width = len(text)
+
+    def _line(self) -> str:
+        elapsed = time.perf_counter() - self.t0
+        cols = shutil.get_terminal_size((80, 24)).columns
+        label = f"{self.phase:<34.34}"
+        if not self.total:
+            return f"{label} {elapsed:6.1f} s"
+        frac = min(1.0, self.done / self.total)
+        bar_width = max(10, min(40, cols - len(label) - 20))
+        filled = int(round(frac * bar_width))
+        bar = "#" * filled + "." * (bar_width - filled)
+        return f"{label} [{bar}] {100 * frac:3.0f}% {elapsed:6.1f} s"
+
+    def start(self, phase: str, total: int | None = None) -> None:
+        self.phase, self.total, self.done = phase, total, 0
+        self.t0 = self.last = time.perf_counter()
+        self.width = 0
+        self._write(self._line())
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if now - self.last >= 0.1:
+            self.last = now
+            self._write(self._line())
+
+    def finish(self) -> None:
+        elapsed = time.perf_counter() - self.t0
+        self._write(f"{self.phase:<34.34} done {elapsed:6.2f} s")
+        self.stream.write("\n")
+        self.stream.flush()
+        self.width = 0
+        self.phase = None
+
+    def clear(self) -> None:
+        """Erase the current bar (before a log line is printed)."""
+        if self.phase is not None and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+
+    def redraw(self) -> None:
+        if self.phase is not None:
+            self.width = 0
+            self._write(self._line())
+
+
+class _BarAwareHandler(logging.StreamHandler):
+    """Log lines that do not collide with a progress bar on the same terminal."""
+
+    def __init__(self, stream, bar: TerminalProgress | None):
+        super().__init__(stream)
+        self.bar = bar
+
+    def emit(self, record):
+        if self.bar is not None:
+            self.bar.clear()
+        super().emit(record)
+        if self.bar is not None:
+            self.bar.redraw()
+
+
+class _Quiet:
+    def start(self, phase, total=None):
+        pass
+
+    def advance(self, n=1):
+        pass
+
+    def finish(self):
+        pass
+
+
+@contextlib.contextmanager
+def _output(quiet: bool, verbose: bool = False):
+    """Route the library's log lines to stderr and choose the progress reporter.
+
+    Yields the reporter; the ``plasticsim`` logger's state is restored afterwards (so that
+    ``main`` can be called in-process, e.g. by tests).
+    """
+    from .experiment import LogProgress
+
+    logger = logging.getLogger("plasticsim")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    bar = None
+    if quiet:
+        progress = _Quiet()
+    elif sys.stderr.isatty():
+        progress = bar = TerminalProgress(sys.stderr)
+    else:
+        progress = LogProgress(logging.getLogger("plasticsim.progress"))
+    t0 = time.perf_counter()
+
+    class _Elapsed(logging.Formatter):
+        def format(self, record):
+            prefix = f"[{time.perf_counter() - t0:7.2f}s] "
+            if record.levelno >= logging.WARNING:
+                prefix += f"{record.levelname.lower()}: "
+            return prefix + record.getMessage()
+
+    handler = _BarAwareHandler(sys.stderr, bar)
+    handler.setFormatter(_Elapsed())
+    for h in saved[0]:
+        logger.removeHandler(h)
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    try:
+        yield progress
+    finally:
+        logger.removeHandler(handler)
+        for h in saved[0]:
+            logger.addHandler(h)
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
+
+
+# =========================================================================== output
+
+
+def _fmt(value, percent=False) -> str:
+    if value is None:
+        return "-"
+    if percent:
+        return f"{100 * value:.1f}%"
+    return f"{value:.3g}"
+
+
+def summary_table(metrics: dict) -> str:
+    """A text table of the per-method metrics of a run."""
+    from .plotting import METHOD_STYLE
+
+    slowest = metrics["model"]["evaluation"]["slowest"]
+    header = ["method", "kept"]
+    header += [f"slowest-{m} err" for m in slowest]
+    header += ["median eig err", "traj err"]
+    rows = []
+    for name, entry in metrics["methods"].items():
+        spectra = entry.get("spectra", {})
+        dyn = entry.get("dynamics", {})
+        row = [METHOD_STYLE.get(name, (name,))[0], _fmt(entry["kept_fraction"], percent=True)]
+        n = metrics["network"]["n"]
+        row += [_fmt(spectra.get(f"slowest{min(m, n)}_rel_err_max")) for m in slowest]
+        row.append(_fmt(spectra.get("eig_rel_err_median")))
+        row.append("unstable" if dyn.get("skipped") else _fmt(dyn.get("trajectory_error_mean")))
+        rows.append(row)
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(header, widths, strict=True))
+        )
+    ]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in rows:
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+    return "\n".join(lines)
+
+
+def _describe(metrics: dict, path: Path | None) -> str:
+    net = metrics["network"]
+    model = metrics["model"]
+    pr = model["pruning"]
+    target = f"density {pr['density']:g}" if pr["density"] is not None else f"k {pr['k']:g}"
+    kind = "symmetric" if net["symmetric"] else "asymmetric"
+    lines = [
+        f"model    {model['name']} ({metrics['source']})",
+        f"network  {net['n']} neurons, {net['n_synapses']} synapses, {kind}; pruned to {target}",
+        f"seed     {metrics['seed']}    run time {metrics['timings']['total']:.1f} s",
+    ]
+    lines += ["", summary_table(metrics)]
+    lines += [
+        "",
+        "kept: fraction of the synapses kept; slowest-m err: largest relative eigenvalue",
+        "error of the m slowest modes; traj err: mean relative trajectory error under",
+        "identical noise ('-' where not computed).",
+    ]
+    for text in metrics.get("warnings", []):
+        lines.append(f"warning: {text}")
+    if path is not None:
+        figures = sorted(p.name for p in path.glob("*.png"))
+        lines += ["", f"results  {path}/"]
+        lines += [f"         {name}" for name in ["metrics.json", "arrays.npz", *figures]]
+    return "\n".join(lines)
+
+
+# =========================================================================== commands
+
+
+def _run(args, model, out: Path) -> int:
+    from .experiment import run_model
+
+    with _output(args.quiet, args.verbose) as progress:
+        results = run_model(
+            model,
+            out=out,
+            rng=args.seed,
+            force=args.force,
+            overrides=args.set or (),
+            progress=progress,
+        )
+    print(_describe(results.metrics, results.path))
+    return _EXIT_OK
+
+
+def _cmd_run(args) -> int:
+    from .experiment import load_model, resolve_model
+
+    path = resolve_model(args.model)
+    model = load_model(path, overrides=args.set or ())
+    out = Path(args.out) if args.out else Path("results") / model.name
+    return _run(args, path, out)
+
+
+def _free_dir(base: Path) -> Path:
+    if not base.exists():
+        return base
+    i = 2
+    while (candidate := base.with_name(f"{base.name}-{i}")).exists():
+        i += 1
+    return candidate
+
+
+def _cmd_demo(args) -> int:
+    from .experiment import shipped_models
+
+    path = shipped_models()["clustered"]
+    if args.out:
+        out = Path(args.out)
+    else:
+        out = Path("results") / "demo" if args.force else _free_dir(Path("results") / "demo")
+    return _run(args, path, out)
+
+
+def _cmd_models(args) -> int:
+    import tomllib
+
+    from .experiment import models_dir, shipped_models
+
+    print(f"models shipped with plasticsim ({models_dir()}):\n")
+    for name, path in shipped_models().items():
+        with open(path, "rb") as fh:
+            text = " ".join(tomllib.load(fh).get("description", "").split())
+        print(f"  {name}")
+        for line in textwrap.wrap(text, width=84):
+            print(f"      {line}")
+    print("\nrun one with:  plasticsim run NAME   (or a path to your own .toml)")
+    print("schema:        models/README.md")
+    return _EXIT_OK
+
+
+def _cmd_show(args) -> int:
+    from .experiment import read_results
+
+    results = read_results(args.dir)
+    print(_describe(results.metrics, results.path))
+    return _EXIT_OK
+
+
+def _cmd_snapshot(args) -> int:
+    from .testing import snapshot_model
+
+    with _output(args.quiet, args.verbose):
+        golden = snapshot_model(
+            args.model,
+            args.out,
+            seed=args.seed,
+            overrides=args.set or None,
+            rtol=args.rtol,
+            force=args.force,
+        )
+    names = ", ".join(sorted(golden.spectra))
+    print(f"golden spectra ({names}) of seed {golden.metadata['seed']} written to {args.out}")
+    return _EXIT_OK
+
+
+def _cmd_check(args) -> int:
+    from .testing import check_model
+
+    with _output(args.quiet, args.verbose):
+        ok, report = check_model(args.model, args.golden, rtol=args.rtol)
+    print(report)
+    return _EXIT_OK if ok else _EXIT_FAILURE
+
+
+# =========================================================================== parser
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; a seed must be >= 0")
+    return value
+
+
+def _add_run_options(p: argparse.ArgumentParser, *, default_out: str) -> None:
+    p.add_argument("--out", metavar="DIR", help=f"result directory (default: {default_out})")
+    p.add_argument(
+        "--seed", type=_seed, metavar="N", help="seed of the run (overrides the model's)"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="change a model key, e.g. --set pruning.density=0.2 --set "
+        "'network.params.sizes=[40, 20, 30]' (VALUE is TOML; a bare word is a string; "
+        "repeatable)",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing result directory")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress or log lines")
+    p.add_argument("--verbose", "-v", action="store_true", help="debug log lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``plasticsim`` argument parser."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="plasticsim",
+        description="Noise-driven synaptic pruning of recurrent rate networks "
+        "(Moore & Chaudhuri, NeurIPS 2020): run model files, get metrics and figures.",
+        epilog="exit status: 0 success, 1 failure while running, 2 bad input or usage, "
+        "130 interrupted. See 'plasticsim COMMAND --help'.",
+    )
+    parser.add_argument("--version", action="version", version=f"plasticsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "run",
+        help="run a model file",
+        description="Run a model (a TOML file, or the name of a shipped model) and write "
+        "metrics.json, arrays.npz and PNG figures to a new directory.",
+    )
+    p.add_argument("model", metavar="MODEL", help="model file, or a shipped model's name")
+    _add_run_options(p, default_out="results/<model name>")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
+        "demo",
+        help="run the default demo model",
+        description="Run the clustered demo model shipped with plasticsim (a few hundred "
+        "neurons, offline and online pruning against baselines), print a summary and "
+        "where the figures are.",
+    )
+    _add_run_options(p, default_out="results/demo, or results/demo-2, ... if it exists")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "models", help="list the shipped models", description="List the shipped models."
+    )
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser(
+        "show",
+        help="summarise a result directory",
+        description="Summarise a result directory written by 'plasticsim run'.",
+    )
+    p.add_argument("dir", metavar="DIR", help="result directory")
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser(
+        "snapshot",
+        help="save a model's pruned spectra as a golden file",
+        description="Run a model and save the eigenvalues of the original and every pruned "
+        "network (slowest first, JSON) with the seed and settings, for 'plasticsim check'.",
+    )
+    p.add_argument("model", metavar="MODEL", help="model file, or a shipped model's name")
+    p.add_argument("out", metavar="OUT", help="golden file to write (.json)")
+    p.add_argument("--seed", type=_seed, metavar="N", help="seed (default: the model's)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="change a model key")
+    p.add_argument("--rtol", type=float, help="tolerance stored in the golden (default 1e-6)")
+    p.add_argument("--force", action="store_true", help="replace an existing golden")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress or log lines")
+    p.add_argument("--verbose", "-v", action="store_true", help="debug log lines")
+    p.set_defaults(func=_cmd_snapshot)
+
+    p = sub.add_parser(
+        "check",
+        help="rerun a model and compare its pruned spectra with a golden file",
+        description="Rerun a model with the golden's seed and settings and compare the "
+        "spectra; exit status 1 with a readable diff when they drift.",
+    )
+    p.add_argument("model", metavar="MODEL", help="model file, or a shipped model's name")
+    p.add_argument("golden", metavar="GOLDEN", help="golden file from 'plasticsim snapshot'")
+    p.add_argument("--rtol", type=float, help="relative tolerance (default: the golden's)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress or log lines")
+    p.add_argument("--verbose", "-v", action="store_true", help="debug log lines")
+    p.set_defaults(func=_cmd_check)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``plasticsim`` command; returns the exit status."""
+    from .experiment import ModelError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a usage error (2)
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return _EXIT_USAGE
+    try:
+        return args.func(args)
+    except (ModelError, FileExistsError, FileNotFoundError, NotADirectoryError) as exc:
+        print(f"plasticsim: error: {exc}", file=sys.stderr)
+        return _EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\nplasticsim: interrupted; no result was written.", file=sys.stderr)
+        return _EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `plasticsim models | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return _EXIT_FAILURE
+    except Exception as exc:  # a failure while running: show where, exit 1
+        if os.environ.get("PLASTICSIM_TRACEBACK", "1") != "0":
+            traceback.print_exc()
+        print(f"plasticsim: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return _EXIT_FAILURE

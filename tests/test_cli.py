@@ -1,0 +1,289 @@
+"""Tests of the ``plasticsim`` command, end to end through ``python -m plasticsim``.
+
+Every shipped model runs at reduced size (``--set``) in a subprocess; exit codes, help,
+``--force``, ``--quiet`` and failures are checked in-process through ``cli.main``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from plasticsim import cli, experiment
+from plasticsim.experiment import shipped_models
+
+# Small and short: every model runs in a few seconds. Online runs use Brian2's numpy target.
+FAST = [
+    "evaluation.dynamics.trials=2",
+    "evaluation.dynamics.duration=2.0",
+    "output.dpi=40",
+]
+ONLINE_FAST = ["online.target=numpy", "online.sleep=6.0", "online.burn_in=1.0"]
+REDUCED = {
+    "clustered": ["network.params.sizes=[20, 10, 15]", *ONLINE_FAST],
+    "clustered_large": ["network.params.sizes=[40, 10, 30]", "network.params.p_out=0.01"],
+    "asymmetric": ["network.params.sizes=[20, 10, 15]"],
+    "dale": ["network.params.n_exc=40", "network.params.n_inh=10"],
+    "rectified": ["network.params.sizes=[12, 6, 8]", *ONLINE_FAST],
+    "sleep_cycles": ["network.params.sizes=[12, 6, 8]", *ONLINE_FAST, "online.wake=1.0"],
+    "from_file": [],
+}
+FIGURES = {"structure", "spectra", "dynamics"}
+ONLINE_FIGURES = {"online_states", "online_traces"}
+
+
+def assert_valid_png(path, *, min_bytes=5_000):
+    """A PNG file with content: signature, size, and pixels that are not one colour."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    assert len(data) > min_bytes, f"{path.name} is only {len(data)} bytes"
+    rgb = imread(path)[..., :3]
+    assert float(rgb.std()) > 0.02, f"{path.name} is blank"
+    assert np.mean(np.any(rgb < 0.95, axis=-1)) > 0.01, f"{path.name} is nearly empty"
+
+
+def plasticsim(*args, cwd, check=None):
+    """Run the real command in a subprocess; return the CompletedProcess."""
+    env = {**os.environ, "PYTHONWARNINGS": "error::RuntimeWarning"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "plasticsim", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    if check is not None:
+        assert proc.returncode == check, proc.stderr
+    return proc
+
+
+def sets(items):
+    return [arg for item in items for arg in ("--set", item)]
+
+
+def test_every_shipped_model_is_exercised():
+    assert set(REDUCED) == set(shipped_models())
+
+
+@pytest.mark.parametrize("name", sorted(REDUCED))
+def test_shipped_model_runs_end_to_end(name, tmp_path):
+    out = tmp_path / "out"
+    proc = plasticsim("run", name, "--out", str(out), *sets(REDUCED[name] + FAST), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    model = experiment.load_model(name).config
+    methods = ["noise"] if model["pruning"]["offline"] else []
+    methods += ["online"] if model["pruning"]["online"] else []
+    methods += model["pruning"]["controls"]
+    assert list(metrics["methods"]) == methods
+    assert metrics["model"]["name"] == name
+    assert metrics["warnings"] == []
+    with np.load(out / "arrays.npz", allow_pickle=False) as z:
+        arrays = set(z.files)
+        n = z["matrix_original"].shape[0]
+        for m in methods:
+            assert z[f"matrix_{m}"].shape == (n, n)
+    expected = FIGURES | (ONLINE_FIGURES if "online" in methods else set())
+    assert {p.stem for p in out.glob("*.png")} == expected
+    for png in out.glob("*.png"):
+        assert_valid_png(png, min_bytes=2_000)
+    assert {"matrix_original", "covariance", "probabilities", "eigenvalues_original"} <= arrays
+    # stdout: the summary, with every method and where the results are
+    assert f"results  {out}/" in proc.stdout
+    assert "slowest-" in proc.stdout
+    # stderr: plain log lines (not a terminal), no progress bars
+    assert "covariance done" in proc.stderr and "\r" not in proc.stderr
+    if "online" in methods:
+        epochs = metrics["online"]["epochs"]
+        assert len(epochs) == model["online"]["cycles"]
+        assert metrics["methods"]["online"]["kept_fraction"] > 0
+
+
+def test_demo_from_an_empty_directory(tmp_path, monkeypatch):
+    """The demo as shipped: full size, from a directory with no model files."""
+    proc = plasticsim("demo", cwd=tmp_path, check=0)
+    out = tmp_path / "results" / "demo"
+    assert "results  results/demo/" in proc.stdout
+    for name in FIGURES | ONLINE_FIGURES:
+        assert_valid_png(out / f"{name}.png")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["timings"]["total"] < 60
+    errors = {m: e["spectra"]["slowest3_rel_err_max"] for m, e in metrics["methods"].items()}
+    # The demo's message (fixed seed): the noise rule keeps the slow inter-cluster modes
+    # better than uniform pruning at the same density.
+    assert errors["noise"] < errors["uniform"] and errors["online"] < errors["uniform"]
+    # A second demo (in-process, small) does not overwrite the first.
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["demo", "--quiet", *sets(REDUCED["clustered"] + FAST)]) == 0
+    assert (tmp_path / "results" / "demo-2" / "metrics.json").is_file()
+
+
+def test_bad_model_file_exits_2_naming_file_and_key(tmp_path):
+    model = tmp_path / "bad.toml"
+    model.write_text('[network]\ngenerator = "clustered"\n[pruning]\ndensity = 2.0\n')
+    proc = plasticsim("run", str(model), cwd=tmp_path, check=2)
+    assert f"{model}: pruning.density == 2.0, must be a number in (0, 1]" in proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+# --------------------------------------------------------------------------- in-process
+
+
+def small_model(tmp_path) -> Path:
+    path = tmp_path / "small.toml"
+    path.write_text(
+        "seed = 1\n"
+        '[network]\ngenerator = "clustered"\nparams = { sizes = [10, 8] }\n'
+        '[pruning]\ndensity = 0.4\ncontrols = ["uniform"]\n'
+        "[evaluation.dynamics]\ntrials = 2\nduration = 1.0\n"
+        "[output]\nfigures = false\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["demo"], ["models"], ["show"], ["snapshot"], ["check"]]
+)
+def test_help_everywhere(command, capsys):
+    assert cli.main([*command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: plasticsim")
+    assert "--help" in out
+
+
+def test_usage_errors_exit_2(capsys, tmp_path):
+    assert cli.main([]) == 2
+    assert cli.main(["frobnicate"]) == 2
+    assert cli.main(["run"]) == 2
+    assert cli.main(["run", "x", "--seed", "-3"]) == 2
+    assert "a seed must be >= 0" in capsys.readouterr().err
+    assert cli.main(["run", str(tmp_path / "missing.toml")]) == 2
+    assert "no model file" in capsys.readouterr().err
+    assert cli.main(["run", str(small_model(tmp_path)), "--set", "nokey"]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_existing_result_needs_force(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = str(small_model(tmp_path))
+    assert cli.main(["run", model, "--quiet"]) == 0
+    assert (tmp_path / "results" / "small" / "metrics.json").is_file()
+    capsys.readouterr()
+    assert cli.main(["run", model, "--quiet"]) == 2
+    assert "already exists; use --force" in capsys.readouterr().err
+    assert cli.main(["run", model, "--quiet", "--force", "--seed", "2"]) == 0
+    metrics = json.loads((tmp_path / "results" / "small" / "metrics.json").read_text())
+    assert metrics["seed"] == 2
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["small"]
+
+
+def test_quiet_prints_no_log_lines(tmp_path, capsys):
+    out = tmp_path / "q"
+    assert cli.main(["run", str(small_model(tmp_path)), "--out", str(out), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "results  " in captured.out
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "message"),
+    [
+        (RuntimeError("solver exploded"), 1, "failed: RuntimeError: solver exploded"),
+        (KeyboardInterrupt(), 130, "interrupted; no result was written"),
+    ],
+)
+def test_failures_while_running(tmp_path, capsys, monkeypatch, error, status, message):
+    def boom(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(experiment, "_execute", boom)
+    monkeypatch.setenv("PLASTICSIM_TRACEBACK", "0")
+    out = tmp_path / "res"
+    assert cli.main(["run", str(small_model(tmp_path)), "--out", str(out)]) == status
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [tmp_path / "small.toml"]
+
+
+def test_interrupt_while_writing_leaves_no_directory(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez_compressed", interrupted)
+    out = tmp_path / "res"
+    assert cli.main(["run", str(small_model(tmp_path)), "--out", str(out), "--quiet"]) == 130
+    assert list(tmp_path.iterdir()) == [tmp_path / "small.toml"]
+
+
+def test_terminal_progress_draws_and_finishes_a_bar(capsys):
+    import io
+
+    stream = io.StringIO()
+    bar = cli.TerminalProgress(stream)
+    bar.start("covariance", total=10)
+    for _ in range(10):
+        bar.advance(1)
+    bar.finish()
+    text = stream.getvalue()
+    assert "\rcovariance" in text and "done" in text and text.endswith("\n")
+
+
+def test_same_seed_through_the_command_gives_identical_arrays(tmp_path):
+    args = ["run", str(small_model(tmp_path)), "--seed", "7", "--quiet"]
+    assert cli.main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert cli.main([*args, "--out", str(tmp_path / "b")]) == 0
+    with (
+        np.load(tmp_path / "a" / "arrays.npz", allow_pickle=False) as a,
+        np.load(tmp_path / "b" / "arrays.npz", allow_pickle=False) as b,
+    ):
+        assert a.files == b.files
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["seed"] == 7
+
+
+def test_models_lists_every_shipped_model(capsys):
+    assert cli.main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in shipped_models():
+        assert f"  {name}\n" in out
+
+
+def test_show_summarises_a_result(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert cli.main(["run", str(small_model(tmp_path)), "--out", str(out), "--quiet"]) == 0
+    first = capsys.readouterr().out
+    assert cli.main(["show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert shown == first
+    assert "model    small" in shown and "uniform control" in shown
+    assert "metrics.json" in shown
+    assert cli.main(["show", str(tmp_path)]) == 2
+    assert "not a plasticsim result" in capsys.readouterr().err
+
+
+def test_snapshot_then_check_passes_and_exits_1_on_drift(tmp_path):
+    """The regression commands through the real command line."""
+    model = small_model(tmp_path)
+    golden = tmp_path / "golden.json"
+    plasticsim("snapshot", str(model), str(golden), "--seed", "4", cwd=tmp_path, check=0)
+    ok = plasticsim("check", str(model), str(golden), cwd=tmp_path, check=0)
+    assert "noise: ok" in ok.stdout
+    # an existing golden is never overwritten without --force
+    again = plasticsim("snapshot", str(model), str(golden), cwd=tmp_path, check=2)
+    assert "already exists" in again.stderr
+    # drift: move the slowest pruned eigenvalue by 1% (the stored tolerance is 1e-6)
+    data = json.loads(golden.read_text())
+    data["spectra"]["noise"]["real"][0] *= 1.01
+    golden.write_text(json.dumps(data))
+    drift = plasticsim("check", str(model), str(golden), cwd=tmp_path, check=1)
+    assert "DRIFT" in drift.stdout and "noise" in drift.stdout
+    # a looser tolerance given on the command line accepts it
+    plasticsim("check", str(model), str(golden), "--rtol", "0.02", cwd=tmp_path, check=0)
