@@ -204,7 +204,7 @@ def test_failures_while_running(tmp_path, capsys, monkeypatch, error, status, me
     def boom(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(experiment, "_execute", boom)
+    monkeypatch.setattr(experiment._run, "_execute", boom)
     monkeypatch.setenv("PLASTICSIM_TRACEBACK", "0")
     out = tmp_path / "res"
     assert cli.main(["run", str(small_model(tmp_path)), "--out", str(out)]) == status

@@ -48,7 +48,7 @@ ONLINE = {
 
 def _leaf_keys(table, prefix=""):
     for name, field in table.fields.items():
-        if isinstance(field, experiment._Table):
+        if isinstance(field, experiment._schema._Table):
             yield from _leaf_keys(field, prefix + name + ".")
         else:
             yield prefix + name, name
@@ -400,14 +400,14 @@ def test_cycle_density_reaches_the_target_over_the_cycles():
     n, target, cycles = 1000, 100.0, 3
     alive = n
     for c in range(cycles):
-        d, ok = experiment._cycle_density(target, c, cycles, alive, alive)  # relabile = 1
+        d, ok = experiment._online._cycle_density(target, c, cycles, alive, alive)  # relabile = 1
         assert ok
         alive = alive * d
     assert alive == pytest.approx(target)
     # relabile < 1: fewer candidates, each cycle keeps fewer of them
-    d_half, ok = experiment._cycle_density(target, 1, 3, 500, 400)
-    assert ok and d_half < experiment._cycle_density(target, 1, 3, 500, 500)[0]
-    assert experiment._cycle_density(target, 0, 3, 1000, 10) == (0.1, False)
+    d_half, ok = experiment._online._cycle_density(target, 1, 3, 500, 400)
+    assert ok and d_half < experiment._online._cycle_density(target, 1, 3, 500, 500)[0]
+    assert experiment._online._cycle_density(target, 0, 3, 1000, 10) == (0.1, False)
 
 
 # --------------------------------------------------------------------------- online
@@ -472,7 +472,7 @@ def test_save_writes_loadable_results_and_refuses_to_overwrite(tmp_path):
 
 def test_existing_target_is_refused_before_running(tmp_path, monkeypatch):
     (tmp_path / "res").mkdir()
-    monkeypatch.setattr(experiment, "_execute", lambda *a: pytest.fail("ran anyway"))
+    monkeypatch.setattr(experiment._run, "_execute", lambda *a: pytest.fail("ran anyway"))
     with pytest.raises(FileExistsError):
         run_model(small(), out=tmp_path / "res")
 

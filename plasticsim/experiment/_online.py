@@ -1,0 +1,174 @@
+"""The online stage of a run: the sleep/wake schedule of the Brian2 sleep simulator."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._progress import _epoch_phase
+from ._schema import ModelError, _fail
+
+if TYPE_CHECKING:
+    from ._run import _Run
+
+__all__: list[str] = []
+
+log = logging.getLogger(__package__)  # one logger for the package: plasticsim.experiment
+
+
+def _cycle_density(target: float, cycle: int, cycles: int, alive: int, candidates: float):
+    """Fraction of the candidates to keep in ``cycle`` so the run ends at ``target`` synapses.
+
+    Each remaining cycle shrinks the surviving synapses by the same factor
+    ``f = (target / alive)^(1 / remaining)`` in expectation; with ``L`` expected candidates
+    (labile plus relabiled) that keeps ``d = 1 - alive (1 - f) / L`` of the candidates.
+    Returns ``(d, reachable)``.
+
+    Examples
+    --------
+    >>> _cycle_density(10.0, 0, 1, 100, 100)
+    (0.1, True)
+    """
+    if candidates <= 0:
+        return 1.0, True
+    f = min(1.0, target / alive) ** (1.0 / (cycles - cycle))
+    d = 1.0 - alive * (1.0 - f) / candidates
+    if d <= 0:
+        return 1.0 / candidates, False
+    return min(1.0, round(d, 15)), True
+
+
+def _online_error(run: _Run, exc: ValueError) -> ModelError:
+    """A simulator's refusal (e.g. ``online.dt`` too coarse) as a ModelError in model units."""
+    scale = f"online times x neurons.tau == {run.cfg['neurons']['tau']:g} ms"
+    return _fail(run.model.source, "online", f"online ({scale}): {exc}")
+
+
+def _state_counts(net, n_syn: int) -> list[int]:
+    """LABILE, STABLE and PRUNED counts; PRUNED includes the synapses compacted away."""
+    from ..online import LABILE, STABLE
+
+    state = net.synapse_states().state
+    labile = int(np.count_nonzero(state == LABILE))
+    stable = int(np.count_nonzero(state == STABLE))
+    return [labile, stable, n_syn - labile - stable]
+
+
+def _run_online(run: _Run):
+    """The online sleep/wake schedule in Brian2; returns (matrix, metrics, arrays)."""
+    from brian2 import ms, second
+
+    from ..online import RateNetwork
+    from ..rule import synapse_scores
+
+    cfg = run.cfg
+    on, pr, noise = cfg["online"], cfg["pruning"], cfg["noise"]
+    tau = cfg["neurons"]["tau"] * ms
+    bias = cfg["neurons"]["bias"]
+    with run.phase("online.build", "online: build the Brian2 network"):
+        try:
+            net = RateNetwork.from_matrix(
+                run.A,
+                tau=tau,
+                sigma=noise["sigma"],
+                noise_tau=noise["tau_noise"] * tau,
+                nonlinearity=run.nonlinearity,
+                dt=on["dt"] * tau,
+                target=on["target"],
+                rng=run.seeds["online"],
+                bias=bias if bias != 0 else None,
+                trace_dt=None if on["trace_dt"] is None else on["trace_dt"] * tau,
+            )
+        except ValueError as exc:  # e.g. online.dt too coarse for this network
+            raise _online_error(run, exc) from None
+    units, cycles = 1000, on["cycles"]
+    counts = [_state_counts(net, run.n_syn)]
+    epochs = []
+    # Per synapse and epoch, concatenated over the epochs into arrays of the same names.
+    columns = {
+        f"online_{name}": []
+        for name in (
+            "scores_estimated",
+            "scores_exact",
+            "scores_epoch",
+            "probabilities",
+            "pre",
+            "post",
+        )
+    }
+    for c in range(cycles):
+        M = net.matrix
+        labile, stable, _ = counts[-1]
+        density, k = None, pr["k"]
+        if k is None:
+            expected = labile + on["relabile"] * stable
+            alive = labile + stable
+            density, reachable = _cycle_density(
+                pr["density"] * run.n_syn, c, cycles, alive, expected
+            )
+            if not reachable:
+                log.warning(
+                    "online cycle %d: too few candidates to reach pruning.density == %g",
+                    c + 1,
+                    pr["density"],
+                )
+        sleep = run.phase("online.sleep", f"online: sleep {c + 1}/{cycles}", units)
+        with _epoch_phase(sleep, units) as hook:
+            try:
+                rep = net.sleep(
+                    on["sleep"] * tau,
+                    k=k,
+                    density=density,
+                    burn_in=None if on["burn_in"] is None else on["burn_in"] * tau,
+                    decide=on["decide"],
+                    relabile=on["relabile"],
+                    report=hook,
+                    report_period=0.5 * second,
+                )
+            except ValueError as exc:  # e.g. the default burn-in leaves no measurement
+                raise _online_error(run, exc) from None
+        # The exact scores of the network as it was during the measurement.
+        exact = synapse_scores(M, sigma=noise["sigma"], noise_tau=noise["tau_noise"])
+        exact = exact[rep.post, rep.pre]
+        ok = (rep.candidate if rep.candidate.any() else np.ones(exact.size, bool)) & (exact > 0)
+        corr = float(np.corrcoef(rep.scores[ok], exact[ok])[0, 1]) if ok.sum() > 1 else None
+        rel = np.abs(rep.scores[ok] - exact[ok]) / exact[ok]
+        values = (rep.scores, exact, np.full(exact.size, c), rep.probabilities, rep.pre, rep.post)
+        for column, value in zip(columns.values(), values, strict=True):
+            column.append(value)
+        counts.append(_state_counts(net, run.n_syn))
+        epochs.append(
+            {
+                "cycle": c + 1,
+                "seed": rep.seed,
+                "measured_tau": float(rep.measured / tau),
+                "n_samples": rep.n_samples,
+                "decided": rep.decided,
+                "symmetric": rep.symmetric,
+                "k": rep.k,
+                "density_of_candidates": density,
+                "n_candidates": rep.n_candidates,
+                "n_relabile": rep.n_relabile,
+                "kept_fraction_of_candidates": rep.kept_fraction,
+                "counts_before": rep.counts_before,
+                "counts_after": dict(zip(("LABILE", "STABLE", "PRUNED"), counts[-1], strict=True)),
+                "trace_score_correlation": corr,
+                "trace_score_rel_err_median": float(np.median(rel)) if rel.size else None,
+                "wall_time": rep.wall_time,
+            }
+        )
+        if on["wake"] > 0:
+            wake = run.phase("online.wake", f"online: wake {c + 1}/{cycles}", units)
+            with _epoch_phase(wake, units) as hook:
+                net.wake(on["wake"] * tau, record=False, report=hook, report_period=0.5 * second)
+    record = {
+        "epochs": epochs,
+        "seed": net.seed,
+        "target": on["target"],
+        "trace_dt_tau": float(net.trace_dt / tau),
+    }
+    arrays = {name: np.concatenate(column) for name, column in columns.items()}
+    arrays["online_state_counts"] = np.array(counts, dtype=np.int64)
+    return net.matrix, record, arrays

@@ -1,0 +1,422 @@
+"""The model schema: every key of a model, its type, rule and default, and the checks.
+
+:data:`SCHEMA` is the machine-readable form of ``models/README.md``: nested tables of
+fields. :func:`_walk` validates a model (a dict, as read from TOML) against it, collecting
+every problem at once and filling the defaults; :func:`_cross_checks` adds the rules that
+involve several keys. Every problem becomes a :class:`ModelError` that names the source,
+the key and the rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import math
+from collections.abc import Sequence
+
+from .. import networks
+
+__all__ = ["SCHEMA", "METHODS", "ModelError"]
+
+#: Method keys, in the order they appear in metrics, arrays and figures.
+METHODS = ("noise", "online", "weight", "uniform", "magnitude")
+_CONTROLS = ("weight", "uniform", "magnitude")
+_GENERATORS = ("clustered", "clustered_asymmetric", "erdos_renyi", "dale")
+_MATRIX_SUFFIXES = (".npy", ".npz", ".csv")
+
+
+# =========================================================================== errors
+
+
+class ModelError(ValueError):
+    """An invalid model: names the source (file and ``--set`` overrides), key and rule.
+
+    Attributes
+    ----------
+    source : str
+        The model file (or ``"<dict>"``), with the ``--set`` keys that changed it.
+    problems : list of (str, str)
+        ``(key, message)`` pairs; ``key`` is dotted (``"pruning.density"``).
+    """
+
+    # Tracebacks name the class where users import it from, not this private module.
+    __module__ = "plasticsim.experiment"
+
+    def __init__(self, source: str, problems: Sequence[tuple[str, str]]):
+        self.source = source
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            text = f"{source}: {self.problems[0][1]}"
+        else:
+            lines = "\n".join(f"  - {msg}" for _, msg in self.problems)
+            text = f"{source}: {len(self.problems)} problems:\n{lines}"
+        super().__init__(text)
+
+
+def _fail(source: str, key: str, message: str) -> ModelError:
+    return ModelError(source, [(key, message)])
+
+
+def _closest(word: str, options) -> str | None:
+    """The option closest to a misspelt ``word`` (for "did you mean"), or None."""
+    hint = difflib.get_close_matches(word, list(options), n=1)
+    return hint[0] if hint else None
+
+
+# =========================================================================== schema
+
+
+class _Invalid(Exception):
+    """Raised by a field check; the message completes ``"<key> ..."``."""
+
+
+def _type_name(value) -> str:
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+class _Field:
+    """A leaf of the schema: a type, a rule, a default and a one-line description."""
+
+    what = "a value"
+
+    def __init__(self, doc: str, default=None):
+        self.doc = doc
+        self.default = default
+
+    def rule(self) -> str:
+        return self.what
+
+    def check(self, value):  # pragma: no cover - every field overrides it
+        return value
+
+    def _wrong_type(self, value) -> _Invalid:
+        return _Invalid(f"must be {self.what}, got {_type_name(value)} {value!r}")
+
+
+class _Number(_Field):
+    def __init__(self, doc, default=None, *, integer=False, gt=None, ge=None, le=None):
+        super().__init__(doc, default)
+        self.integer, self.gt, self.ge, self.le = integer, gt, ge, le
+        self.what = "an integer" if integer else "a number"
+
+    def rule(self) -> str:
+        if self.gt is not None:
+            lo = f"({self.gt}"
+        elif self.ge is not None:
+            lo = f"[{self.ge}"
+        else:
+            lo = None
+        if lo and self.le is not None:
+            return f"{self.what} in {lo}, {self.le}]"
+        if self.gt is not None:
+            return f"{self.what} > {self.gt}"
+        if self.ge is not None:
+            return f"{self.what} >= {self.ge}"
+        return self.what
+
+    def check(self, value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._wrong_type(value)
+        if self.integer and not isinstance(value, int):
+            raise self._wrong_type(value)
+        if not math.isfinite(value):
+            raise _Invalid(f"== {value!r}, must be finite")
+        ok = (
+            (self.gt is None or value > self.gt)
+            and (self.ge is None or value >= self.ge)
+            and (self.le is None or value <= self.le)
+        )
+        if not ok:
+            raise _Invalid(f"== {value!r}, must be {self.rule()}")
+        return value if self.integer else float(value)
+
+
+class _Bool(_Field):
+    what = "true or false"
+
+    def check(self, value):
+        if not isinstance(value, bool):
+            raise self._wrong_type(value)
+        return value
+
+
+class _Str(_Field):
+    what = "a non-empty string"
+
+    def check(self, value):
+        if not isinstance(value, str):
+            raise self._wrong_type(value)
+        if not value.strip():
+            raise _Invalid(f"== {value!r}, must be {self.what}")
+        return value
+
+
+class _Choice(_Field):
+    def __init__(self, doc, choices, default=None):
+        super().__init__(doc, default)
+        self.choices = tuple(choices)
+        self.what = "one of " + ", ".join(repr(c) for c in self.choices)
+
+    def check(self, value):
+        if not isinstance(value, str):
+            raise self._wrong_type(value)
+        if value not in self.choices:
+            hint = _closest(value, self.choices)
+            extra = f" (did you mean {hint!r}?)" if hint is not None else ""
+            raise _Invalid(f"== {value!r}, must be {self.what}{extra}")
+        return value
+
+
+class _List(_Field):
+    def __init__(self, doc, item: _Field, default=(), *, unique=False, min_len=0):
+        super().__init__(doc, list(default))
+        self.item, self.unique, self.min_len = item, unique, min_len
+        self.what = f"an array whose entries are {item.rule()}"
+
+    def check(self, value):
+        if not isinstance(value, list):
+            raise self._wrong_type(value)
+        if len(value) < self.min_len:
+            raise _Invalid(f"== {value!r}, must have at least {self.min_len} entries")
+        out = []
+        for i, v in enumerate(value):
+            try:
+                out.append(self.item.check(v))
+            except _Invalid as exc:
+                raise _Invalid(f"[{i}] {exc}") from None
+        if self.unique and len(set(out)) != len(out):
+            raise _Invalid(f"== {value!r}, must not repeat an entry")
+        return out
+
+
+class _Leak(_Field):
+    what = "'network' or a number > 0"
+
+    def check(self, value):
+        if value == "network":
+            return value
+        if isinstance(value, str):
+            raise _Invalid(f"== {value!r}, must be {self.what}")
+        return _Number(self.doc, gt=0).check(value)
+
+
+class _Params(_Field):
+    """A free-form table, checked against the generator's signature when it is built."""
+
+    what = "a table"
+
+    def check(self, value):
+        if not isinstance(value, dict):
+            raise self._wrong_type(value)
+        return dict(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Table:
+    doc: str
+    fields: dict
+
+
+def _F(doc, default=None, **rule):
+    return _Number(doc, default, **rule)
+
+
+def _I(doc, default=None, **rule):
+    return _Number(doc, default, integer=True, **rule)
+
+
+_NETWORK = {
+    "generator": _Choice("a generator of plasticsim.networks", _GENERATORS),
+    "params": _Params("keyword arguments of the generator (not rng)", {}),
+    "file": _Str("a weight matrix (.npy, .npz, .csv), relative to the model file"),
+    "array": _Str("name of the array inside a .npz file that holds several"),
+}
+_NEURONS = {
+    "tau": _F("membrane time constant in ms (online simulation, figures)", 10.0, gt=0),
+    "leak": _Leak("'network' keeps A's diagonal; a number d sets A[i, i] = -d", "network"),
+    "nonlinearity": _Choice("rates x or [x]+", ("linear", "relu"), "linear"),
+    "bias": _F("tonic drive b of every neuron (sleep and dynamics)", 0.0),
+}
+_NOISE = {
+    "sigma": _F("noise amplitude", 1.0, gt=0),
+    "tau_noise": _F("noise correlation time (units of tau); 0 = white", 0.0, ge=0),
+}
+_PRUNING = {
+    "density": _F("expected fraction of the synapses kept", gt=0, le=1),
+    "k": _F("the constant of p = min(1, k s)", gt=0),
+    "diagonal": _Choice(
+        "diagonal of the pruned matrix", ("matched", "original", "zero"), "matched"
+    ),
+    "offline": _Bool("run the exact noise-prune rule", True),
+    "online": _Bool("run the online Brian2 sleep simulator", False),
+    "controls": _List("baselines at the same density", _Choice("", _CONTROLS), (), unique=True),
+}
+_ONLINE = {
+    "target": _Choice("Brian2 code-generation target", ("numpy", "cython"), "numpy"),
+    "dt": _F("integration step (units of tau)", 0.01, gt=0),
+    "trace_dt": _F("interval between trace samples, a multiple of dt (units of tau)", gt=0),
+    "cycles": _I("number of sleep (and wake) cycles", 1, ge=1),
+    "sleep": _F("duration of each sleep epoch, burn-in included (units of tau)", 100.0, gt=0),
+    "burn_in": _F("unmeasured start of each sleep (units of tau; default: 5 x slowest)", ge=0),
+    "wake": _F("wake epoch after each sleep (units of tau); 0 = none", 0.0, ge=0),
+    "decide": _Bool("make the decisions at the end of each sleep", True),
+    "relabile": _F("probability that a stable synapse becomes labile again", 0.0, ge=0, le=1),
+}
+_DYNAMICS = {
+    "enabled": _Bool("simulate", True),
+    "trials": _I("independent noise realisations", 10, ge=1),
+    "duration": _F("length of each trial (units of tau)", 20.0, gt=0),
+    "dt": _F("Euler-Maruyama step (units of tau)", 0.01, gt=0),
+    "sigma": _F("noise amplitude (default: noise.sigma)", ge=0),
+    "x0": _Choice("initial state", ("zero", "random", "fixed_point"), "zero"),
+    "x0_scale": _F("standard deviation of a random x0", 1.0, ge=0),
+    "inputs": _Choice("random input pattern", ("none", "pulse", "constant"), "pulse"),
+    "amplitude": _F("standard deviation of the input pattern", 1.0, ge=0),
+    "pulse": _F("length of the input pulse (units of tau)", 2.0, gt=0),
+    "record_every": _I("record every this many steps", 10, ge=1),
+}
+_EVALUATION = {
+    "spectra": _Bool("compare spectra", True),
+    "slowest": _List("numbers m of slowest modes reported", _I("m", ge=1), (1, 5), min_len=1),
+    "dynamics": _Table("trajectories under identical noise", _DYNAMICS),
+}
+_OUTPUT = {
+    "figures": _Bool("write PNG figures", True),
+    "dpi": _I("figure resolution", 120, ge=20),
+}
+
+#: The model schema: nested tables of fields. ``models/README.md`` documents every key.
+SCHEMA = _Table(
+    "a model",
+    {
+        "name": _Str("short name (default: the file name without .toml)"),
+        "description": _Str("what the model shows", ""),
+        "seed": _I("seed of the run (default: fresh entropy, recorded)", ge=0),
+        "network": _Table("the connectivity A", _NETWORK),
+        "neurons": _Table("the rate neurons", _NEURONS),
+        "noise": _Table("the noise that probes the network", _NOISE),
+        "pruning": _Table("what prunes the network", _PRUNING),
+        "online": _Table("the online simulator and its sleep/wake schedule", _ONLINE),
+        "evaluation": _Table("how pruned networks are compared", _EVALUATION),
+        "output": _Table("what is written", _OUTPUT),
+    },
+)
+
+
+def _walk(spec: _Table, data, prefix: str, problems: list, overridden: set) -> dict:
+    """Validate ``data`` against ``spec``; collect every problem, fill the defaults."""
+    out = {}
+    if not isinstance(data, dict):
+        name = prefix.rstrip(".")
+        problems.append((name, f"{name} must be a table, got {_type_name(data)} {data!r}."))
+        data = {}
+    for key in sorted(set(data) - set(spec.fields)):
+        full = prefix + key
+        hint = _closest(key, spec.fields)
+        end = f"; did you mean {prefix + hint!r}?" if hint is not None else "."
+        where = f"[{prefix.rstrip('.')}]" if prefix else "the top level"
+        allowed = ", ".join(spec.fields)
+        message = f"unknown key {full!r}{_from_set(full, overridden)}"
+        problems.append((full, f"{message} (allowed in {where}: {allowed}){end}"))
+    for name, field in spec.fields.items():
+        full = prefix + name
+        value = data.get(name)
+        if isinstance(field, _Table):
+            value = {} if value is None else value
+            out[name] = _walk(field, value, full + ".", problems, overridden)
+        elif value is None:
+            default = field.default
+            out[name] = type(default)(default) if isinstance(default, list | dict) else default
+        else:
+            try:
+                out[name] = field.check(value)
+            except _Invalid as exc:
+                sep = "" if str(exc).startswith("[") else " "
+                problems.append((full, f"{full}{sep}{exc}{_from_set(full, overridden)}."))
+                out[name] = field.default
+    return out
+
+
+def _from_set(key: str, overridden: set) -> str:
+    return " (from --set)" if key in overridden else ""
+
+
+def _check_params(generator: str, params: dict) -> list:
+    """Unknown or missing keyword arguments of a generator (its values it checks itself)."""
+    problems = []
+    sig = inspect.signature(getattr(networks, generator))
+    allowed = [p for p in sig.parameters if p != "rng"]
+    for key in sorted(set(params) - set(allowed)):
+        hint = _closest(key, allowed)
+        end = f"; did you mean {hint!r}?" if hint is not None else "."
+        message = f"unknown key 'network.params.{key}': {generator}() takes {', '.join(allowed)}"
+        problems.append((f"network.params.{key}", message + end))
+    for key, p in sig.parameters.items():
+        if key not in params and key != "rng" and p.default is inspect.Parameter.empty:
+            message = f"network.params.{key} is required by network.generator == {generator!r}."
+            problems.append((f"network.params.{key}", message))
+    return problems
+
+
+def _cross_checks(cfg: dict) -> list:
+    """Rules that involve several keys, as ``(key, message)`` problems."""
+    net, pr, on = cfg["network"], cfg["pruning"], cfg["online"]
+    problems = _check_params(net["generator"], net["params"]) if net["generator"] else []
+    add = problems.append
+    if (net["generator"] is None) == (net["file"] is None):
+        add(
+            (
+                "network",
+                "network needs exactly one of network.generator and network.file, got "
+                f"generator={net['generator']!r}, file={net['file']!r}.",
+            )
+        )
+    if net["file"] is not None and net["params"]:
+        add(("network.params", "network.params is for network.generator, not network.file."))
+    if net["file"] is not None and not net["file"].endswith(_MATRIX_SUFFIXES):
+        suffixes = ", ".join(_MATRIX_SUFFIXES)
+        add(("network.file", f"network.file == {net['file']!r}, must end with {suffixes}."))
+    if net["array"] is not None and not str(net["file"] or "").endswith(".npz"):
+        add(("network.array", "network.array names an array of a .npz network.file."))
+    if (pr["density"] is None) == (pr["k"] is None):
+        add(
+            (
+                "pruning",
+                "pruning needs exactly one of pruning.density and pruning.k, got "
+                f"density={pr['density']!r}, k={pr['k']!r}.",
+            )
+        )
+    if not (pr["offline"] or pr["online"] or pr["controls"]):
+        add(("pruning", "pruning.offline and pruning.online are false, no controls: no method."))
+    if on["dt"] > on["sleep"]:
+        add(("online.dt", f"online.dt == {on['dt']!r}, must be <= online.sleep."))
+    if on["burn_in"] is not None and on["burn_in"] >= on["sleep"]:
+        add(("online.burn_in", f"online.burn_in == {on['burn_in']!r}, must be < online.sleep."))
+    if pr["online"] and on["cycles"] > 1 and on["decide"] and on["relabile"] == 0:
+        add(
+            (
+                "online.relabile",
+                f"online.cycles == {on['cycles']} needs online.relabile > 0: every labile "
+                "synapse is decided in its first sleep, so with online.relabile == 0 later "
+                "sleeps have no candidates (1 re-decides every survivor each cycle).",
+            )
+        )
+    dyn = cfg["evaluation"]["dynamics"]
+    if dyn["dt"] > dyn["duration"]:
+        add(
+            (
+                "evaluation.dynamics.dt",
+                f"evaluation.dynamics.dt == {dyn['dt']!r}, must be <= "
+                "evaluation.dynamics.duration.",
+            )
+        )
+    return problems
