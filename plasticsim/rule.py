@@ -13,6 +13,7 @@ where ``C`` is the stationary covariance under noise. A synapse is kept with pro
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -379,6 +380,16 @@ def _apply(A: np.ndarray, P: np.ndarray, keep: np.ndarray, diagonal: str, rescal
         np.fill_diagonal(off, 0.0)
         change = off.sum(axis=1) - np.abs(B).sum(axis=1)
         np.fill_diagonal(B, diag + change)
+        lost = np.flatnonzero((diag < 0) & (np.diag(B) >= 0))
+        if lost.size:
+            warnings.warn(
+                f"diagonal='matched' left {lost.size} neuron(s) without a leak (first: "
+                f"A'[{lost[0]}, {lost[0]}] == {float(B[lost[0], lost[0]]):.4g} >= 0): -A is "
+                "not diagonally dominant there, so rescaled synapses outweigh the leak. "
+                "The pruned network may be unstable; consider diagonal='original'.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
     return B
 
 

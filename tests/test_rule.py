@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -340,3 +342,22 @@ def test_noise_prune_bad_input_before_work():
         k_from_epsilon(0.5, 0)
     with pytest.raises(ValueError, match="delta == 1.0"):
         k_from_epsilon(0.5, 10, delta=1.0)
+
+
+def test_matched_diagonal_warns_when_a_leak_is_lost():
+    # -A not diagonally dominant: a leak of 0.2 against inputs of total weight 1.8
+    A = np.array([[-0.2, 0.9, 0.9], [0.9, -2.0, 0.0], [0.9, 0.0, -2.0]])
+    P = np.full((3, 3), 0.5)
+    with pytest.warns(RuntimeWarning, match=r"left 1 neuron\(s\) without a leak.*A'\[0, 0\]"):
+        # neuron 0 loses both synapses with probability 1/4: A'[0, 0] = -0.2 + 1.8 = 1.6
+        for seed in range(50):
+            B = sparsify(A, P, rng=seed)
+            if B[0, 0] >= 0:
+                break
+    assert B[0, 0] >= 0
+    # a diagonally dominant network never loses a leak (the slack is kept)
+    D = sparse_stable(30, 0.5, np.random.default_rng(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for seed in range(20):
+            sparsify(D, pruning_probabilities(D, density=0.1), rng=seed)
