@@ -176,7 +176,9 @@ def _lyapunov_schur(T: np.ndarray, U: np.ndarray, Q: np.ndarray | None, q: float
         raise ValueError(f"LAPACK trsyl: illegal value in argument {-info}.")
     if info > 0:  # pragma: no cover - only for eigenvalues summing to ~0; A is stable
         raise ValueError("LAPACK trsyl: A and -A^T have (nearly) common eigenvalues.")
-    Y *= scale
+    # trsyl solves T Y + Y T^T = scale * F (scale <= 1 guards against overflow), so the
+    # solution of the unscaled equation is Y / scale.
+    Y /= scale
     X = U @ Y @ U.T
     return 0.5 * (X + X.T)
 
@@ -217,7 +219,12 @@ def empirical_covariance(X, *, burn_in=0):
     >>> bool(np.allclose(empirical_covariance(X), np.eye(2), atol=0.05))
     True
     """
-    X = np.asarray(X, dtype=np.float64)
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"X must be an array of real numbers: {exc}") from exc
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X has a non-finite entry; recorded rates must be finite.")
     if X.ndim == 2:
         X = X[None]
     if X.ndim != 3:

@@ -375,12 +375,14 @@ def trajectory_error(
     >>> bool(0 < res.mean[-1] < 0.5)
     True
     """
-    A, n, dt, sigma, x0, inputs, trials, record_every, n_steps, seed, gen = _setup(
-        A, duration, dt, sigma, x0, inputs, nonlinearity, trials, rng, record_every
-    )
+    A = check_matrix(A, "A")
     B = check_matrix(B, "B")
     if B.shape != A.shape:
         raise ValueError(f"B has shape {B.shape}, must match A's shape {A.shape}.")
+    # _setup validates everything else and draws from rng last
+    A, n, dt, sigma, x0, inputs, trials, record_every, n_steps, seed, gen = _setup(
+        A, duration, dt, sigma, x0, inputs, nonlinearity, trials, rng, record_every
+    )
     times, (xa, xb) = _integrate(
         [A, B],
         x0,

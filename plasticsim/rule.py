@@ -25,9 +25,11 @@ from ._validation import (
     check_has_synapses,
     check_integer,
     check_matrix,
+    check_nonnegative,
     check_positive,
     check_probability_matrix,
     check_rng,
+    check_stable,
     check_symmetric,
     is_symmetric,
 )
@@ -52,7 +54,19 @@ def _check_covariance(C, n: int) -> np.ndarray:
     C = check_matrix(C, "C")
     if C.shape != (n, n):
         raise ValueError(f"C has shape {C.shape}, must match A's shape {(n, n)}.")
+    if not is_symmetric(C):
+        dev = float(np.max(np.abs(C - C.T)))
+        raise ValueError(f"C is not symmetric (max |C - C.T| == {dev:.3g}); a covariance is.")
+    d = np.diag(C)
+    if np.any(d <= 0):
+        i = int(np.argmax(d <= 0))
+        raise ValueError(f"C[{i}, {i}] == {float(d[i])!r}; a variance must be > 0.")
     return C
+
+
+def _check_noise(sigma, noise_tau) -> None:
+    check_positive("sigma", sigma)
+    check_nonnegative("noise_tau", noise_tau)
 
 
 def _check_leak(A: np.ndarray, what: str) -> None:
@@ -106,6 +120,7 @@ def synapse_scores(A, C=None, *, sigma=1.0, noise_tau=0.0):
     True
     """
     A = check_matrix(A, "A")
+    _check_noise(sigma, noise_tau)
     n = A.shape[0]
     C = (
         noise_covariance(A, sigma=sigma, noise_tau=noise_tau)
@@ -134,7 +149,24 @@ def solve_k(scores: np.ndarray, target: float) -> float:
     The first breakpoint where ``f`` reaches the target bounds the segment on which exactly
     ``r`` scores clip, where ``k = (target - r) / T_r``. ``O(m log m)`` for ``m`` scores.
     """
-    s = np.sort(np.asarray(scores, dtype=np.float64))[::-1]
+    try:
+        s = np.asarray(scores, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"scores must be a 1-D array of real numbers: {exc}") from exc
+    if s.ndim != 1 or s.size == 0:
+        raise ValueError(f"scores has shape {s.shape}, must be 1-D and non-empty.")
+    if not np.all(np.isfinite(s) & (s > 0)):
+        bad = s[~(np.isfinite(s) & (s > 0))][0]
+        raise ValueError(
+            f"scores has an entry {float(bad)!r}; every score must be finite and > 0."
+        )
+    target = check_positive("target", target)
+    if target > s.size * (1 + 1e-12):
+        raise ValueError(
+            f"target == {target!r}, must be <= the number of scores ({s.size}): "
+            "sum min(1, k s) cannot exceed it."
+        )
+    s = np.sort(s)[::-1]
     m = s.size
     tail = np.concatenate([np.cumsum(s[::-1])[::-1], [0.0]])  # tail[r] = sum s[r:]
     f_break = np.arange(1, m + 1) + tail[1:] / s
@@ -228,6 +260,9 @@ def pruning_probabilities(
     sym = check_symmetric(A, symmetric)
     mask = check_has_synapses(A)
     _check_density_or_k(density, k)
+    _check_noise(sigma, noise_tau)
+    if not isinstance(return_k, bool | np.bool_):
+        raise TypeError(f"return_k must be True or False, got {return_k!r}.")
     if C is None:
         C = noise_covariance(
             A, sigma=sigma, noise_tau=noise_tau, structure="symmetric" if sym else "general"
@@ -248,7 +283,8 @@ def k_from_epsilon(eps, n, *, sigma=1.0, delta=None):
 
     .. math:: k = \frac{6 \ln(2 n / \delta)}{\varepsilon^2 \sigma^2}
 
-    gives ``(1 - eps) x^T A x <= x^T A' x <= (1 + eps) x^T A x`` for all ``x`` with
+    gives ``(1 - eps) x^T (-A) x <= x^T (-A') x <= (1 + eps) x^T (-A) x`` (a band on the
+    ratio ``x^T A' x / x^T A x``) for all ``x`` with
     probability at least ``1 - delta``, keeping ``O(n log(n / delta) / eps^2)`` synapses
     in expectation. This is the ``k = c log(N) / (eps^2 sigma^2)`` of Moore & Chaudhuri
     with the constant made explicit.
@@ -340,6 +376,7 @@ def control_probabilities(A, *, strategy, density, symmetric="auto"):
     density = check_density(density)
     sym = check_symmetric(A, symmetric)
     mask = check_has_synapses(A)
+    check_stable(A)
     if strategy == "weight":
         return _probabilities_from_scores(np.abs(A), mask, density, None, "weight")[0]
     P = np.zeros_like(A)
@@ -350,6 +387,11 @@ def control_probabilities(A, *, strategy, density, symmetric="auto"):
     pick = np.triu(mask, 1) if sym else mask
     idx = np.flatnonzero(pick)
     n_keep = int(round(density * idx.size))
+    if n_keep == 0:
+        raise ValueError(
+            f"density == {density!r} keeps round({density!r} * {idx.size}) == 0 synapses "
+            f"with strategy='magnitude'; it must keep at least one."
+        )
     order = np.argsort(-np.abs(A.ravel()[idx]), kind="stable")
     P.ravel()[idx[order[:n_keep]]] = 1.0
     if sym:
@@ -513,7 +555,8 @@ def noise_prune(
     if diagonal == "matched":
         _check_leak(A, "diagonal='matched'")
     _check_density_or_k(density, k)
-    seed, gen = check_rng(rng, STREAM_SAMPLING)
+    _check_noise(sigma, noise_tau)
+    seed, gen = check_rng(rng, STREAM_SAMPLING)  # last: bad input never advances rng
     sym = is_symmetric(A)
     mask = check_has_synapses(A)
     C = noise_covariance(

@@ -59,7 +59,7 @@ class SpectralComparison:
 
     @property
     def epsilon(self) -> float | None:
-        """Smallest ``eps`` with ``(1-eps) x^T A x <= x^T B x <= (1+eps) x^T A x``."""
+        """Smallest ``eps`` with ``1 - eps <= x^T B x / x^T A x <= 1 + eps`` for all ``x``."""
         if self.qf_min is None:
             return None
         return float(max(1.0 - self.qf_min, self.qf_max - 1.0))

@@ -154,3 +154,10 @@ def test_marginally_stable_symmetric_is_refused():
     L = np.array([[-1.0, 1.0], [1.0, -1.0]])  # Laplacian: eigenvalue 0
     with pytest.raises(ValueError, match="not stable"):
         noise_covariance(L)
+
+
+def test_empirical_covariance_bad_input():
+    with pytest.raises(TypeError, match="X must be an array of real numbers"):
+        empirical_covariance("abc")
+    with pytest.raises(ValueError, match="X has a non-finite entry"):
+        empirical_covariance(np.array([[0.0, np.nan], [1.0, 2.0], [0.5, 0.5]]))
