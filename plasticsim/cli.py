@@ -366,6 +366,10 @@ def _add_run_options(p: argparse.ArgumentParser, *, default_out: str) -> None:
         "repeatable)",
     )
     p.add_argument("--force", action="store_true", help="replace an existing result directory")
+    _add_output_options(p)
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress or log lines")
     p.add_argument("--verbose", "-v", action="store_true", help="debug log lines")
 
@@ -429,8 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="change a model key")
     p.add_argument("--rtol", type=float, help="tolerance stored in the golden (default 1e-6)")
     p.add_argument("--force", action="store_true", help="replace an existing golden")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress or log lines")
-    p.add_argument("--verbose", "-v", action="store_true", help="debug log lines")
+    _add_output_options(p)
     p.set_defaults(func=_cmd_snapshot)
 
     p = sub.add_parser(
@@ -442,8 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="model file, or a shipped model's name")
     p.add_argument("golden", metavar="GOLDEN", help="golden file from 'plasticsim snapshot'")
     p.add_argument("--rtol", type=float, help="relative tolerance (default: the golden's)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress or log lines")
-    p.add_argument("--verbose", "-v", action="store_true", help="debug log lines")
+    _add_output_options(p)
     p.set_defaults(func=_cmd_check)
     return parser
 
