@@ -21,8 +21,9 @@ import scipy.linalg as sla
 from brian2 import TimedArray, ms, prefs, second
 
 from plasticsim import noise_covariance, noise_prune, sparsify, synapse_scores
+from plasticsim._validation import is_symmetric
 from plasticsim.dynamics import simulate
-from plasticsim.networks import clustered, clustered_asymmetric
+from plasticsim.networks import clustered, clustered_asymmetric, erdos_renyi
 from plasticsim.online import (
     LABILE,
     PRUNED,
@@ -71,6 +72,12 @@ def medium(symmetric=True, rng=2):
     return make(
         [10, 10], p_in=0.6, p_out=0.1, n_strong=1, w_in=0.3, w_out=0.3, strong_factor=4, rng=rng
     )
+
+
+def signed_network():
+    """Symmetric Erdos-Renyi network of 8 with random signs: 14 of its 30 synapses are
+    inhibitory, scored with ``+2 C_ij``; -A diagonally dominant (margin 1)."""
+    return erdos_renyi(8, 0.5, weight=0.3, signed=True, rng=1)
 
 
 def offdiag_mask(A):
@@ -152,6 +159,54 @@ def score_theory(A, pre, post, *, sigma, theta=0.0, every):
     return mean, cov
 
 
+def trace_relative_error(T, tau_c):
+    """Relative error of ``trace / T``: ``2 sqrt(tau_c / T)`` (RateNetwork.sleep, Notes).
+
+    ``Var(d^2) = 2 Var(d)^2`` for Gaussian ``d``, and a window ``T`` holds ``T / (2 tau_c)``
+    independent looks at ``d^2`` (``tau_c``: its correlation time, same units as ``T``).
+    White noise, symmetric ``A``: ``d``'s autocorrelation is a positive mixture of the
+    modes' ``exp(lambda_k u)``, so ``tau_c <= tau / (2 |alpha|)`` for the spectral
+    abscissa ``alpha`` (sampling every ``trace_dt = tau / 10`` adds ~0.3 %, neglected).
+    """
+    return 2 * np.sqrt(tau_c / T)
+
+
+def expected_correlation(true, rel_err):
+    """Expected ``corrcoef(estimate, true)`` for estimates ``true (1 + eps)``.
+
+    ``eps`` unbiased with standard deviation ``rel_err`` (scalar or per entry):
+    ``sqrt(Var(true) / (Var(true) + mean((rel_err true)^2)))`` to leading order. The
+    spread of the true scores sets how small the relative errors must be: the closer
+    the scores, the longer the sleep needed for a given correlation.
+    """
+    true = np.asarray(true, dtype=np.float64)
+    return float(np.sqrt(true.var() / (true.var() + np.mean((rel_err * true) ** 2))))
+
+
+def correlation_below(threshold, true, mean, cov, rng=0, draws=20_000):
+    """Probability that ``corrcoef(estimate, true) < threshold`` for Gaussian estimates
+    ``N(mean, cov)`` (the exact limit of the traces; Monte Carlo, fixed seed)."""
+    lam, V = np.linalg.eigh(cov)
+    g = np.random.default_rng(rng).standard_normal((draws, lam.size))
+    est = mean + (g * np.sqrt(np.clip(lam, 0.0, None))) @ V.T
+    est = est - est.mean(axis=1, keepdims=True)
+    t = true - true.mean()
+    corr = est @ t / np.sqrt(np.sum(est**2, axis=1) * np.sum(t**2))
+    return float(np.mean(corr < threshold))
+
+
+def euler_bias_bound(A, h=H):
+    """Largest relative Euler-Maruyama bias of any score of a symmetric ``A``.
+
+    The chain's stationary variance of a mode ``lambda`` is ``sigma^2 / (2 |lambda| (1 -
+    h |lambda| / 2))``: its continuous value times ``1 / (1 - h |lambda| / 2)``. A score
+    ``|a| b^T C b`` is a positive mixture of the modes' variances, so its relative bias
+    lies in ``[0, 1 / (1 - h rho / 2) - 1]`` with ``rho = max |lambda|``.
+    """
+    rho = float(np.max(np.abs(np.linalg.eigvalsh(A))))
+    return 1 / (1 - h * rho / 2) - 1
+
+
 def squared_error_quantiles(cov, qs, rng=0, draws=200_000):
     """Quantiles of ``||z||^2`` for ``z ~ N(0, cov)`` (Monte Carlo, fixed seed)."""
     lam = np.clip(np.linalg.eigvalsh(cov), 0.0, None)
@@ -189,6 +244,25 @@ def test_wake_matches_numpy_reference_deterministically(relu):
     # Same arithmetic up to the order of the recurrent sum: round-off only.
     np.testing.assert_allclose(rec.rates, expected, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(np.asarray(rec.t / second), np.arange(200) * float(DT))
+
+
+def test_noise_free_wake_after_ou_sleep_is_deterministic():
+    """noise=False with OU noise: the OU current left by a sleep must not drive x."""
+    A = small_symmetric()
+    n = A.shape[0]
+    net = RateNetwork.from_matrix(
+        A, tau=TAU, sigma=1.0, noise_tau=0.5 * TAU, dt=DT, target="numpy", rng=2
+    )
+    net.sleep(0.1 * second, decide=False)
+    eta = net.neurons.variables["eta"].get_value().copy()
+    assert np.abs(eta).max() > 0.5  # stationary sd sigma / sqrt(2 theta) = 1
+    x0 = net.state
+    u = np.random.default_rng(4).normal(0, 1, (200, n))
+    rec = net.wake(200 * DT, inputs=u, noise=False)
+    ref = simulate(net.matrix, duration=200 * H, dt=H, sigma=0.0, x0=x0, inputs=u)
+    np.testing.assert_allclose(rec.rates, ref.x[0, :200], rtol=1e-10, atol=1e-12)
+    # The noise was paused, not reset: the next noisy epoch continues from the same eta.
+    np.testing.assert_array_equal(net.neurons.variables["eta"].get_value(), eta)
 
 
 def test_constant_input_moves_the_fixed_point():
@@ -247,13 +321,24 @@ def test_empirical_covariance_matches_noise_covariance(theta):
 # ------------------------------------------------------------------ traces and scores
 
 
-def test_trace_scores_converge_like_one_over_sqrt_T():
-    A = small_symmetric()
+@pytest.mark.parametrize("network", ["excitatory", "signed"])
+def test_trace_scores_converge_like_one_over_sqrt_T(network):
+    A = small_symmetric() if network == "excitatory" else signed_network()
     sigma = 1.0
+    m = offdiag_mask(A)
+    inhibitory = m & (A < 0)
+    assert inhibitory.any() == (network == "signed")
+    # DESIGN's continuous scores, with the sign rule written out: +2 C_ij for inhibitory
+    # synapses. The wrong-sign formula (-2 C_ij for every synapse) is the alternative the
+    # signed network must tell apart.
+    C = noise_covariance(A, sigma=sigma)
+    cii = np.diag(C)[:, None] + np.diag(C)[None, :]
+    exact = synapse_scores(A, sigma=sigma)
+    np.testing.assert_allclose(exact[m], (np.abs(A) * (cii - 2 * np.sign(A) * C))[m], rtol=1e-12)
+    wrong = np.abs(A) * (cii - 2 * C)
     net = RateNetwork.from_matrix(A, tau=TAU, sigma=sigma, dt=DT, target="numpy", rng=21)
     every = int(round(float(net.trace_dt / DT)))
     assert every == 2 and not net.centered
-    exact = synapse_scores(A, sigma=sigma)  # DESIGN's continuous scores
     errors, spectra = {}, {}
     for T in (2, 32):
         rep = net.sleep(T * second + 50 * ms, burn_in=50 * ms, decide=False)
@@ -265,6 +350,7 @@ def test_trace_scores_converge_like_one_over_sqrt_T():
         # limit): the error is the predicted statistical error, with no bias floor.
         lo, hi = squared_error_quantiles(ncov / rep.n_samples, [0.0005, 0.9995])
         assert lo <= err2 <= hi, (T, lo, err2, hi)
+        hi_err2 = hi
         errors[T] = np.sqrt(err2)
         spectra[T] = np.clip(np.linalg.eigvalsh(ncov / rep.n_samples), 0.0, None)
         est = rep.score_matrix()
@@ -275,11 +361,38 @@ def test_trace_scores_converge_like_one_over_sqrt_T():
     assert np.median(ratio) == pytest.approx(4.0, rel=0.1)  # 1/sqrt(T) in the theory
     lo, hi = np.quantile(ratio, [0.0005, 0.9995])
     assert lo <= errors[2] / errors[32] <= hi
-    m = offdiag_mask(A)
+    if network == "signed":
+        # The same test at T = 32 against the chain's wrong-sign means rejects them (the
+        # squared error is ~75x its 99.95 % quantile).
+        P = sla.solve_discrete_lyapunov(*euler_chain(A, sigma=sigma)[:2])
+        post, pre = rep.post, rep.pre
+        mean_wrong = np.abs(A[post, pre]) * (P[post, post] + P[pre, pre] - 2 * P[post, pre])
+        assert np.sum((rep.scores - mean_wrong) ** 2) > hi_err2
+    # The issue's spec: "correlation >= 0.95 after a long enough sleep". Long enough: at
+    # T = 3200 tau each trace is off by ~2 sqrt(tau_c / T) <= 2.5 % (tau_c <= tau / 2,
+    # alpha <= -1), which for these scores (coefficient of variation ~0.2) predicts a
+    # correlation >= 0.99; the Euler bias below (a smooth 5-11 % inflation) costs < 0.002.
+    alpha = float(np.max(np.linalg.eigvalsh(A)))
+    r = trace_relative_error(32.0, float(TAU) / (2 * abs(alpha)))
+    assert expected_correlation(exact[m], r) >= 0.99
     assert np.corrcoef(est[m], exact[m])[0, 1] >= 0.95
-    # The long-run estimate sits within the Euler bias of DESIGN's scores: O(h |lambda|).
-    rel = np.abs(est[m] - exact[m]) / exact[m]
-    assert np.median(rel) < 3 * H * np.max(np.abs(np.linalg.eigvalsh(A)))
+    # The long-run estimate sits within the Euler bias of DESIGN's scores: each chain
+    # mean is DESIGN's score inflated by 0..b (b from 1 / (1 - h |lambda| / 2)), and each
+    # estimate is within 4 statistical errors (r each) of its mean.
+    b = euler_bias_bound(A)
+    inflation = mean / exact[rep.post, rep.pre] - 1
+    assert np.all(inflation >= 0) and np.all(inflation <= b)
+
+    def within_bias(rel):
+        return (rel >= -4 * r) & (rel <= b + 4 * r)
+
+    rel = est[m] / exact[m] - 1
+    assert np.all(within_bias(rel)), (rel, b, r)
+    if network == "signed":
+        # Against the wrong-sign formula every inhibitory estimate is out of that band
+        # (16-30 % below it), and the spec's correlation fails too (0.76).
+        assert not np.any(within_bias(est[inhibitory] / wrong[inhibitory] - 1))
+        assert np.corrcoef(est[m], wrong[m])[0, 1] < 0.95
 
 
 def test_ou_trace_scores_match_ou_synapse_scores():
@@ -288,13 +401,22 @@ def test_ou_trace_scores_match_ou_synapse_scores():
     net = RateNetwork.from_matrix(
         A, tau=TAU, sigma=1.0, noise_tau=theta * TAU, dt=DT, target="numpy", rng=8
     )
-    rep = net.sleep(16 * second, decide=False)
+    rep = net.sleep(32 * second, decide=False)
     mean, ncov = score_theory(A, rep.pre, rep.post, sigma=1.0, theta=theta, every=2)
     err2 = float(np.sum((rep.scores - mean) ** 2))
     lo, hi = squared_error_quantiles(ncov / rep.n_samples, [0.0005, 0.9995])
     assert lo <= err2 <= hi
     exact = synapse_scores(A, sigma=1.0, noise_tau=theta)
     m = offdiag_mask(A)
+    # The issue's spec: "correlation >= 0.95 after a long enough sleep". OU noise makes
+    # d^2 slower (tau_c = 0.92 tau for the slowest mode, lambda = -1, theta = 0.5, against
+    # tau / 2 under white noise) and these scores are close together (coefficient of
+    # variation 0.16, pairs identical), so this needs T ~ 3200 tau: each trace is then off
+    # by ~2 sqrt(tau_c / T) = 3.4 % (exact chain: 2.7 %) and the exact Gaussian limit of
+    # the estimates puts the correlation below 0.95 with probability ~1e-3 (~4 % at
+    # T = 16 s, which is why the sleep is 32 s).
+    true = exact[rep.post, rep.pre]
+    assert correlation_below(0.95, true, mean, ncov / rep.n_samples) <= 2e-3
     assert np.corrcoef(rep.score_matrix()[m], exact[m])[0, 1] >= 0.95
     # White-noise scores of the same network differ: the OU scores are the right target.
     white = synapse_scores(A, sigma=1.0)
@@ -323,7 +445,7 @@ def test_centred_estimator_is_the_sample_variance():
 # ------------------------------------------------------------------ decisions
 
 
-def check_decisions(net, rep, before, after_table, leak_before):
+def check_decisions(net, rep, after_table, leak_before):
     """Exact bookkeeping of one epoch: weights / p, matched leaks, matrix = table."""
     pre, post, w_after, state_after = after_table
     key_after = post * net.n + pre
@@ -361,7 +483,7 @@ def test_density_decisions(symmetric):
     rep = net.sleep(2 * second, density=density)
     assert isinstance(rep, SleepReport) and rep.decided and rep.symmetric == symmetric
     after = net.synapse_states()
-    check_decisions(net, rep, None, after, leak_before)
+    check_decisions(net, rep, after, leak_before)
     # One decision per unit (unordered pair when symmetric).
     units = rep.pre < rep.post if symmetric else np.ones(rep.pre.size, dtype=bool)
     p = rep.probabilities[units]
@@ -408,7 +530,7 @@ def test_sleep_cycles_with_relabile():
         np.sort(second_rep.weights),
         np.sort(first.weights[first.kept] / first.probabilities[first.kept]),
     )
-    check_decisions(net, second_rep, None, net.synapse_states(), leak_before)
+    check_decisions(net, second_rep, net.synapse_states(), leak_before)
     assert net.n_synapses < stable
     # The network stays symmetric through the cycles.
     np.testing.assert_array_equal(net.matrix, net.matrix.T)
@@ -443,6 +565,14 @@ def test_online_spectrum_comparable_to_offline_noise_prune():
     exact = noise_prune(A, density=density, rng=0)
     m = rep.pre < rep.post
     p_exact = exact.probabilities[rep.post[m], rep.pre[m]]
+    # The issue's spec: "correlation >= 0.95 after a long enough sleep". Long enough:
+    # T = 995 tau, so each trace, and with it each unclipped p = k s, is off by
+    # ~2 sqrt(tau_c / T) <= 4.5 % (tau_c <= tau / 2, alpha = -1; the common error of the
+    # solved k does not change a correlation), which for these spread-out probabilities
+    # (coefficient of variation ~0.5) predicts a correlation >= 0.99.
+    alpha = float(np.max(np.linalg.eigvalsh(A)))
+    r = trace_relative_error(float(rep.measured), float(TAU) / (2 * abs(alpha)))
+    assert expected_correlation(p_exact, r * (p_exact < 1)) >= 0.99
     assert np.corrcoef(rep.probabilities[m], p_exact)[0, 1] >= 0.95
     # Tolerance from 400 offline draws at the same density (noise_prune's exact
     # probabilities, sampled 400 times): the online metrics fall in the central 99% of
@@ -480,6 +610,13 @@ def test_rectified_network_keeps_operating_point_and_linearisation():
     # Centred traces estimate the scores of the linearisation (J = A: all units active).
     m = rep.pre < rep.post
     exact = synapse_scores(A, sigma=sigma)[rep.post[m], rep.pre[m]]
+    # The issue's spec: "correlation >= 0.95 after a long enough sleep". Long enough:
+    # T = 995 tau, so each (centred) trace is off by ~2 sqrt(tau_c / T) <= 4.5 %
+    # (tau_c <= tau / 2, alpha = -1), which for these scores (coefficient of variation
+    # ~0.4) predicts a correlation >= 0.99.
+    alpha = float(np.max(np.linalg.eigvalsh(A)))
+    r = trace_relative_error(float(rep.measured), float(TAU) / (2 * abs(alpha)))
+    assert expected_correlation(exact, r) >= 0.99
     assert np.corrcoef(rep.scores[m], exact)[0, 1] >= 0.95
     B = net.matrix
     x_new = -np.linalg.solve(B, b)
@@ -648,8 +785,13 @@ def test_from_matrix_rejects(kwargs, exc, match):
     A = kwargs.pop("A", _good())
     kwargs.setdefault("dt", DT)
     kwargs.setdefault("target", "numpy")
+    # A Generator passed with bad input is not advanced: rng is checked (drawn from) last.
+    gen = np.random.default_rng(0)
+    kwargs.setdefault("rng", gen)
+    state = gen.bit_generator.state
     with pytest.raises(exc, match=match):
         RateNetwork.from_matrix(A, **kwargs)
+    assert gen.bit_generator.state == state
 
 
 def test_direct_construction_refused():
@@ -706,6 +848,51 @@ def test_sleep_symmetric_true_needs_symmetric_table():
     # symmetric=False on a symmetric network decides each direction on its own.
     sym = RateNetwork.from_matrix(_good(), tau=TAU, dt=DT, target="numpy", rng=0)
     assert not sym.sleep(0.2 * second, density=0.5, symmetric=False).symmetric
+
+
+def test_symmetric_within_tolerance_is_decided_symmetrically():
+    """The online rule calls A symmetric exactly when the exact core does (is_symmetric)."""
+    A = small_symmetric()
+    assert A[0, 1] != 0
+    A[0, 1] += 1e-15  # round-off: within is_symmetric's relative 1e-12
+    assert is_symmetric(A) and not np.array_equal(A, A.T)
+    assert is_symmetric(noise_prune(A, density=0.5, rng=0).pruned)  # offline: symmetric
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=5)
+    np.testing.assert_array_equal(net.matrix, (A + A.T) / 2)  # symmetrised to the bit
+    rep = net.sleep(0.2 * second, density=0.5)
+    assert rep.symmetric
+    np.testing.assert_array_equal(net.matrix, net.matrix.T)
+    # Beyond the tolerance A is taken as it is, and decided per synapse.
+    B = small_symmetric()
+    B[0, 1] += 1e-6
+    far = RateNetwork.from_matrix(B, tau=TAU, dt=DT, target="numpy", rng=5)
+    np.testing.assert_array_equal(far.matrix, B)
+    assert not far.sleep(0.2 * second, density=0.5).symmetric
+
+
+def test_default_burn_in_follows_the_pruned_network():
+    """Pruning can slow the slowest mode: the next default burn-in is measured on it."""
+    # Margins 0.1 and 10 coupled by w = 2: eigenvalues -1.71 and -12.39, so the default
+    # burn-in is 5 tau. Pruning the pair leaves the leaks 0.1 and 10 (matched diagonal):
+    # abscissa -0.1, relaxation time 10 tau, burn-in 50 tau.
+    A = np.array([[-2.1, 2.0], [2.0, -12.0]])
+    dt = 0.2 * ms  # (dt / tau) max|lambda| = 0.248 <= 0.25: no stiffness warning
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=dt, target="numpy", rng=0)
+    first = net.sleep(0.1 * second, k=1e-12)  # p ~ 1e-12: everything is pruned
+    assert float(first.burn_in) == pytest.approx(5 * float(TAU))
+    np.testing.assert_allclose(net.matrix, np.diag([-0.1, -10.0]), rtol=1e-12)
+    second_rep = net.sleep(0.6 * second, decide=False)
+    assert float(second_rep.burn_in) == pytest.approx(50 * float(TAU))
+    # Unstable after pruning (leak 0.5 - 2 < 0): the default burn-in is undefined.
+    bad = RateNetwork.from_matrix(
+        np.array([[-0.5, 2.0], [-2.0, -0.5]]), tau=TAU, dt=DT, target="numpy", rng=0
+    )
+    with pytest.warns(RuntimeWarning, match="leak <= 0"):
+        bad.sleep(0.2 * second, k=1e-12)
+    t0 = float(bad.t)
+    with pytest.raises(ValueError, match="current matrix is not stable"):
+        bad.sleep(0.2 * second, decide=False)
+    assert float(bad.t) == t0
 
 
 def test_stiffness_warning():
@@ -773,7 +960,7 @@ def test_cython_decisions_reproducible_and_compaction():
         leak_before = net.leak
         rep = net.sleep(1 * second, density=0.4, compact=compact)
         if compact:
-            check_decisions(net, rep, None, net.synapse_states(), leak_before)
+            check_decisions(net, rep, net.synapse_states(), leak_before)
         runs.append((rep, net.matrix, net.wake(0.05 * second, inputs=u).rates))
     # Same rng: same states, same matrix, same trajectories, bit for bit (and compacted
     # == uncompacted under the same noise).
@@ -794,6 +981,11 @@ def test_cython_scores_and_covariance():
     assert lo <= err2 <= hi
     m = offdiag_mask(A)
     exact = synapse_scores(A, sigma=1.0)
+    # The spec's threshold; long enough as in test_trace_scores_converge_like_one_over_sqrt_T
+    # (same network, T = 3195 tau: relative errors <= 2.5 %, predicted correlation 0.99).
+    alpha = float(np.max(np.linalg.eigvalsh(A)))
+    r = trace_relative_error(float(rep.measured), float(TAU) / (2 * abs(alpha)))
+    assert expected_correlation(exact[m], r) >= 0.99
     assert np.corrcoef(rep.score_matrix()[m], exact[m])[0, 1] >= 0.95
     # Deterministic: the cython model takes the same Euler steps as the numpy reference.
     x0 = np.linspace(-1, 1, A.shape[0])

@@ -30,7 +30,14 @@ def partner_index(pre: np.ndarray, post: np.ndarray, n: int) -> np.ndarray:
 
 
 def table_is_symmetric(partner, weight, status) -> bool:
-    """Every synapse has a reverse partner with the same weight and the same state."""
+    """Every synapse has a reverse partner with the same weight and the same state.
+
+    Bit-exact on purpose, yet consistent with the exact core's relative 1e-12 tolerance
+    (:func:`plasticsim._validation.is_symmetric`): ``RateNetwork.from_matrix`` makes any
+    ``A`` symmetric within that tolerance symmetric to the bit, and a symmetric decision
+    writes both directions of a pair from the same ``p`` (``w / p`` of equal ``w``), so a
+    table that comes from a symmetric ``A`` stays exactly symmetric epoch after epoch.
+    """
     if partner.size == 0:
         return True
     if np.any(partner < 0):

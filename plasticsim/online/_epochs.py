@@ -111,11 +111,8 @@ def sleep(
     """Implementation of :meth:`RateNetwork.sleep` (documented there)."""
     wall0 = time.perf_counter()
     duration = _model.check_time("duration", duration)
-    burn_in = (
-        net._default_burn_in()
-        if burn_in is None
-        else _model.check_time("burn_in", burn_in, allow_zero=True)
-    )
+    if burn_in is not None:
+        burn_in = _model.check_time("burn_in", burn_in, allow_zero=True)
     decide = _model.check_bool("decide", decide)
     compact = _model.check_bool("compact", compact)
     relabile = _model.check_fraction("relabile", relabile)
@@ -127,6 +124,8 @@ def sleep(
             raise ValueError(f"symmetric == {symmetric!r}, must be 'auto', True or False.")
         raise TypeError(f"symmetric must be 'auto', True or False, got {symmetric!r}.")
     report_period = _model.check_time("report_period", report_period)
+    if burn_in is None:  # after the cheap checks: it may cost an eigen-decomposition
+        burn_in = net._default_burn_in()
     step = float(net._trace_dt)
     n_meas = int(round((float(duration) - float(burn_in)) / step))
     if n_meas < 1:
@@ -227,6 +226,7 @@ def sleep(
         net._S.variables["status"].set_value(new_status)
         leak = G.variables["leak"].get_value() + leak_change
         G.variables["leak"].set_value(leak)
+        net._abscissa = None  # the network changed: the next default burn-in recomputes it
         if np.any(leak <= 0):
             bad = np.flatnonzero(leak <= 0)
             warnings.warn(
@@ -326,6 +326,14 @@ def wake(
             **clock_kw,
         )
         added.append(monitor)
+    # Noise-free with OU noise: sigma = 0 stops the source, but the current eta left by
+    # the previous epoch would still drive x (and decay over noise_tau). Disconnect it for
+    # the run (eta = 0 stays 0 with sigma = 0) and restore it afterwards: the noise source
+    # is paused, not reset, so the next noisy epoch starts from a stationary eta.
+    eta_saved = None
+    if not noise and float(net._noise_tau) > 0:
+        eta_saved = G.variables["eta"].get_value().copy()
+        G.variables["eta"].set_value(np.zeros(net._n))
     if added:
         net._net.add(*added)
     try:
@@ -335,6 +343,8 @@ def wake(
         if added:
             net._net.remove(*added)
         G.variables["I_ext"].set_value(np.zeros(net._n))
+        if eta_saved is not None:
+            G.variables["eta"].set_value(eta_saved)
     if monitor is None:
         return WakeRecord(np.zeros(0) * second, np.zeros((0, 0)), seed)
     t = monitor.t[:].copy()

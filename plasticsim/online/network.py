@@ -149,7 +149,12 @@ class RateNetwork:
         A : array_like of shape (n, n)
             ``A[i, j]`` is the synapse from ``j`` onto ``i``; the diagonal is minus the
             leak and must be negative; every eigenvalue must have negative real part.
-            Every non-zero off-diagonal entry becomes one LABILE synapse.
+            Every non-zero off-diagonal entry becomes one LABILE synapse. An ``A``
+            symmetric to the exact core's tolerance (``max |A - A.T| <= 1e-12 max |A|``,
+            the test :func:`plasticsim.noise_prune` uses) is made symmetric to the bit,
+            ``(A + A.T) / 2``, so that :meth:`sleep` decides each pair once as the offline
+            rule does and the network stays symmetric (``matrix`` then differs from ``A``
+            by that round-off).
         tau : brian2 time, default=10*ms
             Membrane time constant, the unit of DESIGN's dimensionless time.
         sigma : float > 0, default=1.0
@@ -169,7 +174,8 @@ class RateNetwork:
         rng : None, int or numpy.random.Generator, default=None
             Source of every random choice: Brian2's seed of each epoch and the Python-side
             decisions are drawn from it, so the same ``rng`` gives the same states, bit
-            for bit on the same target.
+            for bit on the same target. A Generator is drawn from only after every
+            argument has been checked: invalid input leaves it untouched.
         bias : float or array_like of shape (n,), default=None
             Tonic drive ``b`` (part of the neuron, on during sleep): it sets the operating
             point, ``x* = -A^{-1} b`` in the linear regime. Needed for rectified units.
@@ -239,7 +245,6 @@ class RateNetwork:
         check_choice("nonlinearity", nonlinearity, _NONLINEARITIES)
         dt = _model.check_time("dt", dt)
         check_choice("target", target, _TARGETS)
-        seed, gen = check_rng(rng, STREAM_ONLINE)
         bias = np.zeros(n) if bias is None else _model.check_vector("bias", bias, n)
         if x0 is not None:
             x0 = _model.check_vector("x0", x0, n)
@@ -262,8 +267,13 @@ class RateNetwork:
             )
         codeobj = _codeobj_class(target)
 
-        # Stability, and stability of the Euler-Maruyama step (one eigen-decomposition).
+        # Symmetric to the exact core's tolerance (is_symmetric, relative 1e-12): make it
+        # symmetric to the bit, so that the synapse table is symmetric and sleep decides
+        # each pair once, as noise_prune does for the same A (changes A by round-off only).
         symmetric = is_symmetric(A)
+        if symmetric:
+            A = 0.5 * (A + A.T)  # exact: a + b == b + a in floating point
+        # Stability, and stability of the Euler-Maruyama step (one eigen-decomposition).
         lam = np.linalg.eigvalsh(A) if symmetric else np.linalg.eigvals(A)
         abscissa = float(np.max(lam.real))
         if not abscissa < 0:
@@ -294,6 +304,9 @@ class RateNetwork:
                 RuntimeWarning,
                 stacklevel=2,
             )
+
+        # Last of the checks: a Generator is advanced only once every argument is valid.
+        seed, gen = check_rng(rng, STREAM_ONLINE)
 
         relu = nonlinearity == "relu"
         if center == "auto":
@@ -606,11 +619,28 @@ class RateNetwork:
         kwargs = {} if hook is None else {"report": hook, "report_period": report_period}
         self._net.run(duration * second, namespace=namespace, **kwargs)
 
+    def _current_abscissa(self) -> float:
+        """Spectral abscissa of the network as it now is (cached until a decision).
+
+        The decisions change the weights and leaks, and the slowest mode can get slower
+        (the matched leaks keep Gershgorin's bound, not the abscissa), so it is recomputed
+        from :attr:`matrix` after every epoch that decided anything: one ``O(n^3)``
+        eigen-decomposition (``eigvalsh`` when symmetric), the cost of construction.
+        """
+        if self._abscissa is None:
+            A = self.matrix
+            lam = np.linalg.eigvalsh(A) if np.array_equal(A, A.T) else np.linalg.eigvals(A)
+            self._abscissa = float(np.max(lam.real))
+        return self._abscissa
+
     def _default_burn_in(self) -> Quantity:
-        # Five of the slowest relaxation times of the network as built (tau / |alpha(A)|,
+        # Five of the slowest relaxation times of the network as it now is (tau / |alpha|,
         # at least tau) plus five noise correlation times: transients of the initial state
         # and of the previous epoch decay by e^-5 in amplitude, e^-10 in covariance.
-        relax = float(self._tau) * max(1.0, 1.0 / abs(self._abscissa))
+        abscissa = self._current_abscissa()
+        if not abscissa < 0:
+            raise unstable_error(self.matrix, "the network's current matrix", abscissa)
+        relax = float(self._tau) * max(1.0, 1.0 / abs(abscissa))
         return (5 * relax + 5 * float(self._noise_tau)) * second
 
     def sleep(
@@ -654,8 +684,12 @@ class RateNetwork:
             solved from the traces with :func:`plasticsim.solve_k` (clipping included).
             Give exactly one of ``k`` and ``density`` when ``decide`` is true.
         burn_in : brian2 time, default=None
-            Unmeasured start of the epoch; by default five of the network's slowest
-            relaxation times (at least ``5 tau``) plus five ``noise_tau``.
+            Unmeasured start of the epoch; by default five of the slowest relaxation
+            times of the network as it now is (``5 tau / |alpha|`` for the spectral
+            abscissa ``alpha``, at least ``5 tau``) plus five ``noise_tau``. ``alpha`` is
+            recomputed after every epoch that changed the network (pruning can slow the
+            slowest mode): one ``O(n^3)`` eigen-decomposition, as at construction. Raises
+            ``ValueError`` if the network is no longer stable.
         decide : bool, default=True
             ``False`` only measures (the report then holds the scores, and the
             probabilities if ``k`` or ``density`` was given).
@@ -695,9 +729,12 @@ class RateNetwork:
         ``O(tau / T)``, negligible next to the statistical error). Each synapse uses only
         its own weight and trace and its two neurons' rates and mean rates.
 
-        *Statistical error.* The relative error of ``trace / T`` is
-        ``~ sqrt(2 tau_c / T)`` with ``tau_c`` the correlation time of ``d^2``
-        (``tau / (2 |lambda|)`` for a mode of eigenvalue ``lambda``); it shrinks like
+        *Statistical error.* The relative error (standard deviation over mean) of
+        ``trace / T`` is ``~ 2 sqrt(tau_c / T)``, with ``tau_c`` the correlation time
+        (integral of the autocorrelation) of ``d^2``: ``Var(d^2) = 2 Var(d)^2`` for
+        Gaussian ``d``, so ``Var(trace / T) ~ 2 tau_c Var(d^2) / T = 4 (tau_c / T)
+        E[d^2]^2``. For a mode of eigenvalue ``lambda``, ``tau_c = tau / (2 |lambda|)`` and
+        the relative error is ``sqrt(2 tau / (|lambda| T))``; it shrinks like
         ``1 / sqrt(T / tau)``.
 
         *Sampling the trace every* ``Delta = trace_dt`` instead of every ``dt``
@@ -709,7 +746,8 @@ class RateNetwork:
         0.3 % of ``T``), against a ten-fold cheaper trace.
 
         Cost: ``O(n + m)`` per step for ``m`` synapses (summed input) plus ``O(m)`` per
-        trace sample; the decisions are ``O(m log m)`` once.
+        trace sample; the decisions are ``O(m log m)`` once; the default ``burn_in`` of
+        an epoch that follows decisions costs one ``O(n^3)`` eigen-decomposition.
 
         Examples
         --------
@@ -787,7 +825,10 @@ class RateNetwork:
         input_dt : brian2 time, default=None
             Row interval of an array input, a multiple of ``dt`` (default ``dt``).
         noise : bool, default=True
-            ``False`` runs the deterministic dynamics (``sigma = 0``).
+            ``False`` runs the deterministic dynamics (``sigma = 0``). With OU noise the
+            noise current ``eta`` is also disconnected (0) during the run and restored
+            afterwards: the noise is paused, not reset, and the next noisy epoch continues
+            from the stationary ``eta`` the previous one left.
         record : bool or array_like of int, default=True
             Record the rates of all neurons, none, or the given ones.
         record_dt : brian2 time, default=None
