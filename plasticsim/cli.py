@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import shutil
 import sys
@@ -24,6 +25,23 @@ __all__ = ["main", "build_parser", "TerminalProgress", "summary_table"]
 log = logging.getLogger("plasticsim")
 
 _EXIT_OK, _EXIT_FAILURE, _EXIT_USAGE, _EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _InputError(Exception):
+    """Bad input found while resolving a command's inputs, before any work (exit 2)."""
+
+
+@contextlib.contextmanager
+def _inputs(*errors):
+    """Resolve a command's inputs: a missing file (or ``errors``) there is bad input.
+
+    Only here does a ``FileNotFoundError`` or ``NotADirectoryError`` mean exit status 2;
+    raised later, while running, it is a failure (exit status 1).
+    """
+    try:
+        yield
+    except (FileNotFoundError, NotADirectoryError, *errors) as exc:
+        raise _InputError(str(exc)) from exc
 
 
 # =========================================================================== progress
@@ -183,6 +201,9 @@ def summary_table(metrics: dict) -> str:
 
     slowest = metrics["model"]["evaluation"]["slowest"]
     header = ["method", "kept"]
+    n = metrics["network"]["n"]
+    # An m larger than the network reports all n modes: label (and look up) min(m, n).
+    slowest = list(dict.fromkeys(min(m, n) for m in slowest))
     header += [f"slowest-{m} err" for m in slowest]
     header += ["median eig err", "traj err"]
     rows = []
@@ -190,8 +211,7 @@ def summary_table(metrics: dict) -> str:
         spectra = entry.get("spectra", {})
         dyn = entry.get("dynamics", {})
         row = [METHOD_STYLE.get(name, (name,))[0], _fmt(entry["kept_fraction"], percent=True)]
-        n = metrics["network"]["n"]
-        row += [_fmt(spectra.get(f"slowest{min(m, n)}_rel_err_max")) for m in slowest]
+        row += [_fmt(spectra.get(f"slowest{m}_rel_err_max")) for m in slowest]
         row.append(_fmt(spectra.get("eig_rel_err_median")))
         row.append("unstable" if dyn.get("skipped") else _fmt(dyn.get("trajectory_error_mean")))
         rows.append(row)
@@ -261,10 +281,13 @@ def _run(args, model, out: Path) -> int:
 
 def _cmd_run(args) -> int:
     from .experiment import load_model, resolve_model
+    from .experiment._results import _check_target
 
-    path = resolve_model(args.model)
-    model = load_model(path, overrides=args.set or ())
-    out = Path(args.out) if args.out else Path("results") / model.name
+    with _inputs():
+        path = resolve_model(args.model)
+        model = load_model(path, overrides=args.set or ())
+        out = Path(args.out) if args.out else Path("results") / model.name
+        _check_target(out, args.force)
     return _run(args, path, out)
 
 
@@ -278,13 +301,18 @@ def _free_dir(base: Path) -> Path:
 
 
 def _cmd_demo(args) -> int:
-    from .experiment import shipped_models
+    from .experiment import load_model, shipped_models
+    from .experiment._results import _check_target
 
     path = shipped_models()["clustered"]
-    if args.out:
-        out = Path(args.out)
-    else:
-        out = Path("results") / "demo" if args.force else _free_dir(Path("results") / "demo")
+    with _inputs():
+        load_model(path, overrides=args.set or ())
+        if args.out:
+            out = Path(args.out)
+        else:
+            default = Path("results") / "demo"
+            out = default if args.force else _free_dir(default)
+        _check_target(out, args.force)
     return _run(args, path, out)
 
 
@@ -308,14 +336,23 @@ def _cmd_models(args) -> int:
 def _cmd_show(args) -> int:
     from .experiment import read_results
 
-    results = read_results(args.dir)
-    print(_describe(results.metrics, results.path))
+    with _inputs():
+        try:
+            results = read_results(args.dir)
+            text = _describe(results.metrics, results.path)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:  # a corrupt result
+            what = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise _InputError(f"{args.dir!r} is not a readable plasticsim result: {what}") from exc
+    print(text)
     return _EXIT_OK
 
 
 def _cmd_snapshot(args) -> int:
+    from .experiment import resolve_model
     from .testing import snapshot_model
 
+    with _inputs():
+        resolve_model(args.model)
     with _output(args.quiet, args.verbose):
         golden = snapshot_model(
             args.model,
@@ -331,8 +368,12 @@ def _cmd_snapshot(args) -> int:
 
 
 def _cmd_check(args) -> int:
-    from .testing import check_model
+    from .experiment import resolve_model
+    from .testing import check_model, load_golden
 
+    with _inputs():
+        resolve_model(args.model)
+        load_golden(args.golden)  # invalid: GoldenError (exit 2), like a missing file
     with _output(args.quiet, args.verbose):
         ok, report = check_model(args.model, args.golden, rtol=args.rtol)
     print(report)
@@ -349,6 +390,16 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative; a seed must be >= 0")
+    return value
+
+
+def _rtol(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: rtol must be a finite number >= 0")
     return value
 
 
@@ -431,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT", help="golden file to write (.json)")
     p.add_argument("--seed", type=_seed, metavar="N", help="seed (default: the model's)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="change a model key")
-    p.add_argument("--rtol", type=float, help="tolerance stored in the golden (default 1e-6)")
+    p.add_argument("--rtol", type=_rtol, help="tolerance stored in the golden (default 1e-6)")
     p.add_argument("--force", action="store_true", help="replace an existing golden")
     _add_output_options(p)
     p.set_defaults(func=_cmd_snapshot)
@@ -444,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", metavar="MODEL", help="model file, or a shipped model's name")
     p.add_argument("golden", metavar="GOLDEN", help="golden file from 'plasticsim snapshot'")
-    p.add_argument("--rtol", type=float, help="relative tolerance (default: the golden's)")
+    p.add_argument("--rtol", type=_rtol, help="relative tolerance (default: the golden's)")
     _add_output_options(p)
     p.set_defaults(func=_cmd_check)
     return parser
@@ -453,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Entry point of the ``plasticsim`` command; returns the exit status."""
     from .experiment import ModelError
+    from .testing._golden import GoldenError
 
     parser = build_parser()
     try:
@@ -464,7 +516,7 @@ def main(argv=None) -> int:
         return _EXIT_USAGE
     try:
         return args.func(args)
-    except (ModelError, FileExistsError, FileNotFoundError, NotADirectoryError) as exc:
+    except (ModelError, GoldenError, FileExistsError, _InputError) as exc:
         print(f"plasticsim: error: {exc}", file=sys.stderr)
         return _EXIT_USAGE
     except KeyboardInterrupt:

@@ -148,6 +148,17 @@ def test_defaults_are_filled_and_dependent_defaults_resolved():
             r"evaluation.dynamics.trials == 0, must be an integer >= 1",
         ),
         ({"online": {"dt": float("nan")}}, "online.dt", r"online.dt == nan, must be finite"),
+        # name is the default result folder: no separators, not "." or ".."
+        ({"name": "."}, "name", r"name == '.', must be a name of letters, digits"),
+        ({"name": ".."}, "name", r"name == '..', must be a name of letters"),
+        ({"name": "../escaped"}, "name", r"name == '../escaped', must be a name of"),
+        ({"name": "a b"}, "name", r"name == 'a b', must be a name of"),
+        (
+            {"evaluation": {"slowest": [1, 1]}},
+            "evaluation.slowest",
+            r"evaluation.slowest == \[1, 1\], must not repeat an entry",
+        ),
+        ({"output": {"dpi": 5000}}, "output.dpi", r"output.dpi == 5000, must be an integer in"),
     ],
 )
 def test_schema_errors_name_the_key_and_the_rule(change, key, pattern):
@@ -177,6 +188,10 @@ def test_schema_errors_name_the_key_and_the_rule(change, key, pattern):
         ),
         ({"online": {"sleep": 10.0, "burn_in": 10.0}}, r"online.burn_in == 10.0, must be <"),
         (
+            {"online": {"dt": 0.01, "trace_dt": 0.025}},
+            r"online.trace_dt == 0.025 \(units of tau\), must be a multiple of online.dt",
+        ),
+        (
             {"evaluation": {"dynamics": {"duration": 1.0, "dt": 2.0}}},
             r"evaluation.dynamics.dt == 2.0, must be <= evaluation.dynamics.duration",
         ),
@@ -195,6 +210,28 @@ def test_rules_across_keys(change, pattern):
     model.update(change)
     with pytest.raises(ModelError, match=pattern):
         load_model(model)
+
+
+def test_valid_names_descriptions_and_numpy_scalars_are_accepted():
+    model = small(name="run_1.v-2", description="", seed=np.int64(3))
+    model["network"]["params"]["sizes"] = [np.int64(20), 10, 15]
+    cfg = load_model(model).config
+    assert cfg["name"] == "run_1.v-2" and cfg["description"] == ""
+    assert cfg["seed"] == 3 and type(cfg["seed"]) is int
+    assert load_model(small(online={"dt": 0.01, "trace_dt": 0.03})).config["online"][
+        "trace_dt"
+    ] == pytest.approx(0.03)
+    with pytest.raises(ModelError, match=r"<dict>: the model must hold TOML values only"):
+        load_model(small(seed={3}))
+
+
+def test_the_default_name_is_a_safe_folder_name(tmp_path):
+    path = tmp_path / "my model.toml"
+    path.write_text(
+        '[network]\ngenerator = "clustered"\nparams = { sizes = [5, 5] }\n'
+        "[pruning]\ndensity = 0.3\n"
+    )
+    assert load_model(path).name == "my_model"
 
 
 def test_all_problems_are_reported_at_once():
@@ -439,6 +476,19 @@ def test_online_configuration_errors_are_model_errors():
         run_model(model)
 
 
+def test_other_simulator_value_errors_are_not_model_errors(monkeypatch):
+    """Only the simulator's known refusals of a configuration become a ModelError."""
+    from plasticsim.online import RateNetwork
+
+    def broken(*args, **kwargs):
+        raise ValueError("internal: array sizes do not match")
+
+    monkeypatch.setattr(RateNetwork, "from_matrix", broken)
+    with pytest.raises(ValueError, match="internal: array sizes") as info:
+        run_model(small(**ONLINE))
+    assert not isinstance(info.value, ModelError)
+
+
 def test_coarse_online_step_warning_is_recorded(caplog):
     model = small(**ONLINE)
     model["online"] = {"dt": 0.02, "sleep": 6.0, "burn_in": 1.0}  # h max|lambda| ~ 0.8
@@ -501,6 +551,50 @@ def test_a_failure_while_saving_leaves_no_partial_directory(tmp_path, monkeypatc
         res.save(tmp_path / "res", force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
     assert sorted(p.name for p in (tmp_path / "res").iterdir()) == before
+
+
+def test_force_replaces_only_a_previous_result(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiment._run, "_execute", lambda *a: pytest.fail("ran anyway"))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not a plasticsim result"):
+        run_model(small(), out=other, force=True)
+    assert (other / "keep.txt").read_text() == "mine"
+    # never the working directory or one of its ancestors, even if it looks like a result
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    (tmp_path / "a" / "metrics.json").write_text("{}")
+    (work / "metrics.json").write_text("{}")
+    monkeypatch.chdir(work)
+    for target in [Path("."), work, Path(".."), tmp_path / "a"]:
+        with pytest.raises(FileExistsError, match="working directory or one of its ancestors"):
+            run_model(small(), out=target, force=True)
+    assert (work / "metrics.json").is_file()
+
+
+def test_out_under_a_file_is_refused_before_running(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiment._run, "_execute", lambda *a: pytest.fail("ran anyway"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError, match="is not a directory"):
+        run_model(small(), out=tmp_path / "file" / "res")
+
+
+def test_a_failed_move_aside_leaves_no_temporary_directory(tmp_path, monkeypatch):
+    res = run_model(small())
+    res.save(tmp_path / "res")
+    real_rename = experiment._results.os.rename
+
+    def failing_rename(src, dst):
+        if Path(dst).name == "result":  # moving the old result aside
+            raise PermissionError("read-only")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(experiment._results.os, "rename", failing_rename)
+    with pytest.raises(PermissionError):
+        res.save(tmp_path / "res", force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+    assert (tmp_path / "res" / "metrics.json").is_file()
 
 
 def test_read_results_refuses_other_directories(tmp_path):

@@ -25,6 +25,7 @@ from plasticsim.testing import (
     snapshot_model,
     spectra_from_results,
 )
+from plasticsim.testing._golden import GoldenError
 
 # "pytester" runs small user suites in-process. The plugin is also loaded here so that this
 # suite can use its own fixture; with the pytest11 entry point installed (named after the
@@ -363,8 +364,9 @@ def test_save_golden_is_atomic(tmp_path, monkeypatch):
 def test_load_golden_rejects_bad_files_naming_the_file(tmp_path, text, match):
     path = tmp_path / "bad.json"
     path.write_text(text)
-    with pytest.raises(ValueError, match=match) as info:
+    with pytest.raises(GoldenError, match=match) as info:
         load_golden(path)
+    assert isinstance(info.value, ValueError)
     assert "bad.json" in str(info.value)
 
 
@@ -377,7 +379,7 @@ def test_load_golden_rejects_bad_files_naming_the_file(tmp_path, text, match):
         (lambda p: save_golden(p, [np.inf]), ValueError, "must be finite"),
         (lambda p: save_golden(p, [1.0], rtol=-1), ValueError, "rtol == -1.0, must be >= 0"),
         (lambda p: save_golden(p, [1.0], metadata=[1]), TypeError, "metadata must be a dict"),
-        (lambda p: check_golden(p, [1.0]), ValueError, "stores no rtol; pass rtol"),
+        (lambda p: check_golden(p, [1.0]), GoldenError, "stores no rtol; pass rtol"),
         (lambda p: check_golden(p, [1.0], rtol="a"), TypeError, "rtol must be a real number"),
     ],
 )
@@ -463,7 +465,10 @@ def test_model_helpers_validate(tmp_path):
     with pytest.raises(TypeError, match="must be an integer"):
         snapshot_model(TINY, path, seed=1.5)
     save_golden(path, [-1.0], rtol=1e-6)
-    with pytest.raises(ValueError, match="no integer 'seed'"):
+    with pytest.raises(GoldenError, match="no integer 'seed'"):
+        check_model(TINY, path)
+    path.write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(GoldenError, match="cannot read the golden"):
         check_model(TINY, path)
     with pytest.raises(FileNotFoundError):
         check_model(TINY, tmp_path / "missing.json")

@@ -14,6 +14,8 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from ._schema import SCHEMA, ModelError, _cross_checks, _fail, _walk
 
 __all__ = ["Model", "load_model", "models_dir", "resolve_model", "shipped_models"]
@@ -73,9 +75,22 @@ def resolve_model(ref) -> Path:
     )
 
 
+def _plain_default(obj):
+    """numpy scalars and arrays as Python values; anything else is not a model value."""
+    if isinstance(obj, np.generic | np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} {obj!r} is not a TOML value")
+
+
 def _plain_copy(data):
-    """A deep copy of JSON-like data as plain dicts, lists and scalars."""
-    return json.loads(json.dumps(data))
+    """A deep copy of JSON-like data as plain dicts, lists and scalars (numpy converted)."""
+    return json.loads(json.dumps(data, default=_plain_default))
+
+
+def _default_name(path: Path) -> str:
+    """The file name without ``.toml``, made a safe folder name (``my model`` -> ``my_model``)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)
+    return "model" if name in ("", ".", "..") else name
 
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
@@ -156,7 +171,11 @@ def load_model(model, *, overrides=()) -> Model:
     if isinstance(model, Model):
         data, base, source = _plain_copy(model.config), model.base_dir, model.source
     elif isinstance(model, Mapping):
-        data, base, source = _plain_copy(dict(model)), Path.cwd(), "<dict>"
+        base, source = Path.cwd(), "<dict>"
+        try:
+            data = _plain_copy(dict(model))
+        except (TypeError, ValueError) as exc:  # e.g. a set, or a NaN (not TOML either)
+            raise _fail(source, "", f"the model must hold TOML values only: {exc}.") from None
     else:
         path = resolve_model(model)
         try:
@@ -165,7 +184,7 @@ def load_model(model, *, overrides=()) -> Model:
         except tomllib.TOMLDecodeError as exc:
             raise _fail(str(path), "", f"not valid TOML: {exc}.") from None
         base, source = path.resolve().parent, str(path)
-        data.setdefault("name", path.stem)
+        data.setdefault("name", _default_name(path))
     overridden = _apply_overrides(data, overrides, source)
     if overridden:
         source = f"{source} (with --set {', '.join(sorted(overridden))})"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._progress import _epoch_phase
-from ._schema import ModelError, _fail
+from ._schema import _fail
 
 if TYPE_CHECKING:
     from ._run import _Run
@@ -40,10 +41,27 @@ def _cycle_density(target: float, cycle: int, cycles: int, alive: int, candidate
     return min(1.0, round(d, 15)), True
 
 
-def _online_error(run: _Run, exc: ValueError) -> ModelError:
-    """A simulator's refusal (e.g. ``online.dt`` too coarse) as a ModelError in model units."""
+#: The simulator's refusals of a configuration (plasticsim.online's messages): a model
+#: error (exit status 2). Any other ValueError is a failure while running (exit 1).
+_REFUSALS = (
+    re.compile(r"^dt == .* is too large"),  # Euler-Maruyama unstable for this network
+    re.compile(r"must be a positive integer multiple of"),  # trace_dt vs dt
+    re.compile(r"leaves no measurement after burn_in"),  # burn_in vs sleep
+    re.compile(r"^A\[\d+, \d+\] == .*: the diagonal holds minus each neuron's leak"),
+)
+
+
+def _online_error(run: _Run, exc: ValueError) -> Exception:
+    """A simulator's refusal (e.g. ``online.dt`` too coarse) as a ModelError in model units.
+
+    Only the known refusals of a configuration (:data:`_REFUSALS`) become a ModelError;
+    any other ``ValueError`` is returned unchanged (a failure while running).
+    """
+    text = str(exc)
+    if not any(p.search(text) for p in _REFUSALS):
+        return exc
     scale = f"online times x neurons.tau == {run.cfg['neurons']['tau']:g} ms"
-    return _fail(run.model.source, "online", f"online ({scale}): {exc}")
+    return _fail(run.model.source, "online", f"online ({scale}): {text}")
 
 
 def _state_counts(net, n_syn: int) -> list[int]:
@@ -82,7 +100,10 @@ def _run_online(run: _Run):
                 trace_dt=None if on["trace_dt"] is None else on["trace_dt"] * tau,
             )
         except ValueError as exc:  # e.g. online.dt too coarse for this network
-            raise _online_error(run, exc) from None
+            error = _online_error(run, exc)
+            if error is exc:
+                raise
+            raise error from None
     units, cycles = 1000, on["cycles"]
     counts = [_state_counts(net, run.n_syn)]
     epochs = []
@@ -128,7 +149,10 @@ def _run_online(run: _Run):
                     report_period=0.5 * second,
                 )
             except ValueError as exc:  # e.g. the default burn-in leaves no measurement
-                raise _online_error(run, exc) from None
+                error = _online_error(run, exc)
+                if error is exc:
+                    raise
+                raise error from None
         # The exact scores of the network as it was during the measurement.
         exact = synapse_scores(M, sigma=noise["sigma"], noise_tau=noise["tau_noise"])
         exact = exact[rep.post, rep.pre]

@@ -18,12 +18,39 @@ log = logging.getLogger(__package__)  # one logger for the package: plasticsim.e
 
 
 def _check_target(target: Path, force: bool) -> None:
-    if target.exists() and not target.is_dir():
+    """Refuse, before any work, an output directory that must not be written or replaced.
+
+    ``target`` must not lie under a file; an existing ``target`` is replaced only with
+    ``force``, only when it is a plasticsim result (it has a ``metrics.json``), and never
+    when it is the working directory or one of its ancestors.
+    """
+    for parent in target.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(
+                    f"cannot write {str(target)!r}: {str(parent)!r} is not a directory."
+                )
+            break
+    if not target.exists():
+        return
+    if not target.is_dir():
         raise FileExistsError(f"{str(target)!r} exists and is not a directory.")
-    if target.exists() and not force:
+    if not force:
         raise FileExistsError(
             f"{str(target)!r} already exists; use --force (force=True) to replace it, or "
             "choose another directory."
+        )
+    resolved, cwd = target.resolve(), Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        raise FileExistsError(
+            f"refusing to replace {str(target)!r}: it is the working directory or one of "
+            "its ancestors; choose another directory."
+        )
+    if not (target / "metrics.json").is_file():
+        raise FileExistsError(
+            f"refusing to replace {str(target)!r} with --force (force=True): it is not a "
+            "plasticsim result (no metrics.json); remove it yourself or choose another "
+            "directory."
         )
 
 
@@ -103,7 +130,11 @@ def _replace_dir(tmp: Path, target: Path, force: bool) -> None:
         return
     _check_target(target, force)
     old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    os.rename(target, old / "result")
+    try:
+        os.rename(target, old / "result")
+    except BaseException:
+        os.rmdir(old)
+        raise
     try:
         os.rename(tmp, target)
     except BaseException:

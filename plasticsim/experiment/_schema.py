@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import inspect
 import math
+import re
 from collections.abc import Sequence
 
 from .. import networks
@@ -160,6 +161,29 @@ class _Str(_Field):
         return value
 
 
+class _Text(_Field):
+    what = "a string"
+
+    def check(self, value):
+        if not isinstance(value, str):
+            raise self._wrong_type(value)
+        return value
+
+
+class _Name(_Str):
+    """A name that is also a safe folder name: no separators, not ``.`` or ``..``."""
+
+    what = "a name of letters, digits, '_', '-' and '.' (not '.' or '..')"
+    pattern = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+    def check(self, value):
+        if not isinstance(value, str):
+            raise self._wrong_type(value)
+        if not self.pattern.match(value) or value in (".", ".."):
+            raise _Invalid(f"== {value!r}, must be {self.what}")
+        return value
+
+
 class _Choice(_Field):
     def __init__(self, doc, choices, default=None):
         super().__init__(doc, default)
@@ -286,20 +310,22 @@ _DYNAMICS = {
 }
 _EVALUATION = {
     "spectra": _Bool("compare spectra", True),
-    "slowest": _List("numbers m of slowest modes reported", _I("m", ge=1), (1, 5), min_len=1),
+    "slowest": _List(
+        "numbers m of slowest modes reported", _I("m", ge=1), (1, 5), unique=True, min_len=1
+    ),
     "dynamics": _Table("trajectories under identical noise", _DYNAMICS),
 }
 _OUTPUT = {
     "figures": _Bool("write PNG figures", True),
-    "dpi": _I("figure resolution", 120, ge=20),
+    "dpi": _I("figure resolution", 120, ge=20, le=1200),
 }
 
 #: The model schema: nested tables of fields. ``models/README.md`` documents every key.
 SCHEMA = _Table(
     "a model",
     {
-        "name": _Str("short name (default: the file name without .toml)"),
-        "description": _Str("what the model shows", ""),
+        "name": _Name("short name, also the result folder (default: the file name)"),
+        "description": _Text("what the model shows", ""),
         "seed": _I("seed of the run (default: fresh entropy, recorded)", ge=0),
         "network": _Table("the connectivity A", _NETWORK),
         "neurons": _Table("the rate neurons", _NEURONS),
@@ -399,6 +425,17 @@ def _cross_checks(cfg: dict) -> list:
         add(("pruning", "pruning.offline and pruning.online are false, no controls: no method."))
     if on["dt"] > on["sleep"]:
         add(("online.dt", f"online.dt == {on['dt']!r}, must be <= online.sleep."))
+    if on["trace_dt"] is not None:
+        ratio = on["trace_dt"] / on["dt"]
+        # The simulator's rule (plasticsim.online): a positive integer multiple of dt.
+        if round(ratio) < 1 or abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio):
+            add(
+                (
+                    "online.trace_dt",
+                    f"online.trace_dt == {on['trace_dt']!r} (units of tau), must be a "
+                    f"multiple of online.dt == {on['dt']!r}.",
+                )
+            )
     if on["burn_in"] is not None and on["burn_in"] >= on["sleep"]:
         add(("online.burn_in", f"online.burn_in == {on['burn_in']!r}, must be < online.sleep."))
     if pr["online"] and on["cycles"] > 1 and on["decide"] and on["relabile"] == 0:

@@ -22,7 +22,7 @@ from ._assertions import (
     assert_quadratic_forms_within,
     assert_spectrum_close,
 )
-from ._golden import DEFAULT_RTOL, Golden, check_golden, load_golden, save_golden
+from ._golden import DEFAULT_RTOL, Golden, GoldenError, check_golden, load_golden, save_golden
 from ._models import check_model, snapshot_model, spectra_from_results
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "assert_eigenvalues_close",
     "assert_quadratic_forms_within",
     "Golden",
+    "GoldenError",
     "DEFAULT_RTOL",
     "save_golden",
     "load_golden",

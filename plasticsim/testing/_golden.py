@@ -43,7 +43,7 @@ from ._assertions import (
     spectrum_failure,
 )
 
-__all__ = ["Golden", "save_golden", "load_golden", "check_golden", "DEFAULT_RTOL"]
+__all__ = ["Golden", "GoldenError", "save_golden", "load_golden", "check_golden", "DEFAULT_RTOL"]
 
 FORMAT = "plasticsim-golden-spectrum"
 FORMAT_VERSION = 1
@@ -55,6 +55,14 @@ SINGLE = "eigenvalues"
 #: (~1e-13 relative), while a change in what was pruned (one synapse kept or lost, rescaled
 #: by 1/p) moves eigenvalues by far more than 1e-6. The band between is wide.
 DEFAULT_RTOL = 1e-6
+
+
+class GoldenError(ValueError):
+    """A golden file that cannot be used: unreadable, not a golden, or missing a setting.
+
+    A ``ValueError``; the ``plasticsim`` command reports it as bad input (exit status 2),
+    unlike a drift (exit status 1).
+    """
 
 
 @dataclass(frozen=True)
@@ -234,15 +242,21 @@ def load_golden(path) -> Golden:
     ------
     FileNotFoundError
         If there is no such file.
-    ValueError
-        If the file is not a golden spectrum file (the message names the file and what
-        is wrong), or was written by a newer format version.
+    GoldenError
+        A ``ValueError``: if the file cannot be read, is not a golden spectrum file (the
+        message names the file and what is wrong), or was written by a newer format
+        version.
     """
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GoldenError(f"cannot read the golden {str(path)!r}: {exc}.") from None
 
     def bad(msg):
-        return ValueError(f"{str(path)!r} is not a plasticsim golden spectrum file: {msg}.")
+        return GoldenError(f"{str(path)!r} is not a plasticsim golden spectrum file: {msg}.")
 
     try:
         doc = json.loads(text)
@@ -254,7 +268,7 @@ def load_golden(path) -> Golden:
     if not isinstance(version, int) or isinstance(version, bool):
         raise bad(f"'format_version' == {version!r}, must be an integer")
     if version > FORMAT_VERSION:
-        raise ValueError(
+        raise GoldenError(
             f"{str(path)!r} has format_version {version}; this plasticsim reads up to "
             f"{FORMAT_VERSION}: upgrade plasticsim."
         )
@@ -333,8 +347,9 @@ def check_golden(golden, eigenvalues, *, rtol=None, slowest=None) -> tuple[bool,
 
     Raises
     ------
-    ValueError
-        If ``rtol`` is None and the golden stores none, or the golden file is invalid.
+    GoldenError
+        A ``ValueError``: if ``rtol`` is None and the golden stores none, or the golden
+        file is invalid.
 
     Examples
     --------
@@ -359,7 +374,7 @@ def check_golden(golden, eigenvalues, *, rtol=None, slowest=None) -> tuple[bool,
     spectra = _spectra(eigenvalues)
     if rtol is None:
         if golden.rtol is None:
-            raise ValueError(
+            raise GoldenError(
                 f"rtol is None and the golden {str(golden.path)!r} stores no rtol; pass rtol."
             )
         rtol = golden.rtol

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .._validation import _fmt, check_integer, check_nonnegative
-from ._golden import DEFAULT_RTOL, Golden, check_golden, load_golden, save_golden
+from ._golden import DEFAULT_RTOL, Golden, GoldenError, check_golden, load_golden, save_golden
 
 __all__ = ["spectra_from_results", "snapshot_model", "check_model"]
 
@@ -254,8 +254,9 @@ def check_model(model, golden, *, rtol=None) -> tuple[bool, str]:
     ------
     FileNotFoundError
         If the golden does not exist.
-    ValueError
-        If the golden is invalid or has no seed (not written by :func:`snapshot_model`);
+    GoldenError
+        A ``ValueError``: if the golden is invalid or has no seed (not written by
+        :func:`snapshot_model`);
         :class:`plasticsim.experiment.ModelError` for an invalid model.
 
     Examples
@@ -265,7 +266,7 @@ def check_model(model, golden, *, rtol=None) -> tuple[bool, str]:
     g = load_golden(golden)
     seed = g.metadata.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(
+        raise GoldenError(
             f"the golden {str(g.path)!r} has no integer 'seed' in its metadata "
             f"(got {seed!r}); write it with snapshot_model."
         )
