@@ -14,8 +14,10 @@ import logging
 import math
 import os
 import shutil
+import signal
 import sys
 import textwrap
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -501,6 +503,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Treat SIGTERM (a job scheduler's or ``kill``'s stop) like Ctrl-C.
+
+    Both then take the same path: a result being written is removed, exit status 130.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv=None) -> int:
     """Entry point of the ``plasticsim`` command; returns the exit status."""
     from .experiment import ModelError
@@ -515,7 +537,8 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return _EXIT_USAGE
     try:
-        return args.func(args)
+        with _sigterm_as_interrupt():
+            return args.func(args)
     except (ModelError, GoldenError, FileExistsError, _InputError) as exc:
         print(f"plasticsim: error: {exc}", file=sys.stderr)
         return _EXIT_USAGE

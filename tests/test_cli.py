@@ -228,6 +228,20 @@ def test_interrupt_while_writing_leaves_no_directory(tmp_path, capsys, monkeypat
     assert list(tmp_path.iterdir()) == [tmp_path / "small.toml"]
 
 
+def test_sigterm_while_writing_leaves_no_directory(tmp_path, capsys, monkeypatch):
+    import signal
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # as a job scheduler stops a run
+
+    monkeypatch.setattr(np, "savez_compressed", terminated)
+    previous = signal.getsignal(signal.SIGTERM)
+    out = tmp_path / "res"
+    assert cli.main(["run", str(small_model(tmp_path)), "--out", str(out), "--quiet"]) == 130
+    assert list(tmp_path.iterdir()) == [tmp_path / "small.toml"]
+    assert signal.getsignal(signal.SIGTERM) is previous  # the handler is restored
+
+
 def test_terminal_progress_draws_and_finishes_a_bar(capsys):
     import io
 
