@@ -14,6 +14,7 @@ a subset on Brian2's cython target.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pytest
@@ -993,3 +994,45 @@ def test_cython_scores_and_covariance():
     rec = det.wake(100 * DT, noise=False)
     ref = simulate(A, duration=100 * H, dt=H, sigma=0.0, x0=x0)
     np.testing.assert_allclose(rec.rates, ref.x[0, :100], rtol=1e-10, atol=1e-12)
+
+
+def test_logs_when_rescaled_synapses_make_dt_coarse(caplog):
+    """(dt/tau) max|lambda| = 0.05 * 3.5 = 0.175 as built; a kept pair is rescaled to
+    w/p = 3 with matched leaks 3.5, so max|lambda| = 6.5 and 0.05 * 6.5 = 0.325 > 0.25."""
+    A = np.array([[-2.0, 1.5], [1.5, -2.0]])
+    kept = pruned = 0
+    for seed in range(10):
+        net = RateNetwork.from_matrix(A, tau=10 * ms, dt=0.5 * ms, target="numpy", rng=seed)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="plasticsim.online"):
+            report = net.sleep(300 * ms, density=0.5, burn_in=50 * ms)
+        stiff = [r for r in caplog.records if "made the network faster" in r.getMessage()]
+        if report.counts_after["STABLE"] == 2:
+            kept += 1
+            np.testing.assert_allclose(net.matrix, [[-3.5, 3.0], [3.0, -3.5]])
+            assert len(stiff) == 1 and "0.325 > 0.25" in stiff[0].getMessage()
+        else:
+            pruned += 1
+            assert stiff == []  # pruned: leak 0.5 only, nothing to report
+    assert kept > 0 and pruned > 0  # both branches exercised (p = 0.5 per draw)
+
+
+def test_warns_when_the_pruned_network_makes_euler_unstable():
+    """h = dt/tau = 0.35. As built the eigenvalues are -0.5 and -3.5: Euler is stable
+    (|1 - 0.35 * 3.5| = 0.225) but coarse (a warning, expected). A kept pair is rescaled
+    (w/p = 3, leaks 3.5): eigenvalue -6.5 and |1 - 0.35 * 6.5| = 1.275 >= 1."""
+    A = np.array([[-2.0, 1.5], [1.5, -2.0]])
+    h = 0.35  # dt = 3.5 ms at tau = 10 ms: |1 - 0.35 * 6.5| = 1.275 >= 1 after a keep
+    seen = 0
+    for seed in range(10):
+        with pytest.warns(RuntimeWarning, match="coarse for this network"):
+            net = RateNetwork.from_matrix(
+                A, tau=10 * ms, dt=h * 10 * ms, trace_dt=h * 10 * ms, target="numpy", rng=seed
+            )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            report = net.sleep(35 * ms * 20, density=0.5, burn_in=35 * ms * 4)
+        unstable = [w for w in caught if "Euler step is unstable" in str(w.message)]
+        assert len(unstable) == (report.counts_after["STABLE"] == 2)
+        seen += len(unstable)
+    assert seen > 0

@@ -94,6 +94,42 @@ class _Progress:
         return hook
 
 
+def _warn_if_stiff(net, leak: np.ndarray, w: np.ndarray, post: np.ndarray) -> None:
+    """After decisions: is dt still fine for the network as it now is?
+
+    Rescaled weights (``w / p``) can make the pruned network faster than the original, so
+    the construction-time check of ``(dt/tau) max|lambda|`` may no longer hold. Cheap
+    first: Gershgorin bounds ``max|lambda|`` by ``max_i (leak_i + sum_j |w_ij|)`` in
+    ``O(n_syn)``; only when that bound exceeds the threshold are the eigenvalues computed.
+    """
+    from .network import _STIFFNESS_WARN
+
+    h = float(net._dt / net._tau)
+    rows = np.bincount(post, weights=np.abs(w), minlength=net._n)
+    if h * float(np.max(leak + rows)) <= _STIFFNESS_WARN:
+        return
+    lam = np.linalg.eigvals(net.matrix)
+    growth = np.abs(1 + h * lam)
+    stiffness = h * float(np.max(np.abs(lam)))
+    if np.any(growth >= 1):  # the next epoch would diverge: the caller must know
+        warnings.warn(
+            f"after the decisions the Euler step is unstable: |1 + (dt/tau) lambda| == "
+            f"{float(growth.max()):.4g} >= 1 for the pruned network, so the next epoch "
+            f"diverges; rebuild it with a smaller dt (RateNetwork.from_matrix(net.matrix, "
+            f"dt=...)).",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    elif stiffness > _STIFFNESS_WARN:  # accuracy only: a log line, not a warning
+        logger.warning(
+            "after the decisions (dt/tau) max|lambda| == %.3g > %s: rescaled synapses made "
+            "the network faster, and later traces overestimate the scores of its fastest "
+            "modes; consider a smaller dt.",
+            stiffness,
+            _STIFFNESS_WARN,
+        )
+
+
 def sleep(
     net,
     duration,
@@ -236,6 +272,7 @@ def sleep(
                 RuntimeWarning,
                 stacklevel=3,
             )
+        _warn_if_stiff(net, leak, new_w, post)
         if compact and np.any(new_status == PRUNED):
             net._compact()
     counts_after = count_states(net._table()[4])
