@@ -87,29 +87,13 @@ def plot_structure(A, C, P, *, labels=None, title=None) -> Figure:
     axes = fig.subplots(2, 2)
     W = np.where(syn, A, np.nan)
     top = float(np.nanpercentile(np.abs(W), 99.5)) if syn.any() else 1.0
-    if np.nanmin(W) < 0:
-        _matrix_panel(
-            fig,
-            axes[0, 0],
-            W,
-            "weights",
-            "weight a_ij (1/τ)",
-            cmap="RdBu_r",
-            norm=TwoSlopeNorm(0.0, -top, top),
-            labels=labels,
-        )
-    else:
-        _matrix_panel(
-            fig,
-            axes[0, 0],
-            W,
-            "weights",
-            "weight a_ij (1/τ)",
-            cmap="viridis",
-            vmin=0.0,
-            vmax=top,
-            labels=labels,
-        )
+    # signed weights on a diverging map centred at 0; excitatory-only on a sequential one
+    scale = (
+        {"cmap": "RdBu_r", "norm": TwoSlopeNorm(0.0, -top, top)}
+        if np.nanmin(W) < 0
+        else {"cmap": "viridis", "vmin": 0.0, "vmax": top}
+    )
+    _matrix_panel(fig, axes[0, 0], W, "weights", "weight a_ij (1/τ)", labels=labels, **scale)
     cmax = float(np.percentile(np.abs(C), 99.5))
     _matrix_panel(
         fig,
