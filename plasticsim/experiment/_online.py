@@ -76,9 +76,8 @@ def _state_counts(net, n_syn: int) -> list[int]:
 
 def _run_online(run: _Run):
     """The online sleep/wake schedule in Brian2; returns (matrix, metrics, arrays)."""
-    from brian2 import ms, second
-
-    from ..online import RateNetwork
+    from ..online import RateNetwork  # first: imports Brian2 through plasticsim._brian
+    from brian2 import ms, second  # noqa: I001
     from ..rule import synapse_scores
 
     cfg = run.cfg
