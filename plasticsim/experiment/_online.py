@@ -76,10 +76,11 @@ def _state_counts(net, n_syn: int) -> list[int]:
 
 def _run_online(run: _Run):
     """The online sleep/wake schedule in Brian2; returns (matrix, metrics, arrays)."""
-    from ..online import RateNetwork  # first: imports Brian2 through plasticsim._brian
-    from brian2 import ms, second  # noqa: I001
+    from .._brian import brian2  # Brian2 without its exception hook (plasticsim._brian)
+    from ..online import RateNetwork
     from ..rule import synapse_scores
 
+    ms, second = brian2.ms, brian2.second
     cfg = run.cfg
     on, pr, noise = cfg["online"], cfg["pruning"], cfg["noise"]
     tau = cfg["neurons"]["tau"] * ms
