@@ -23,6 +23,7 @@ __all__ = [
     "plot_trajectory_errors",
     "plot_online_states",
     "plot_trace_scores",
+    "trace_ratio_summary",
     "result_figures",
     "METHOD_STYLE",
 ]
@@ -389,9 +390,7 @@ def plot_spectra(eigenvalues, matched, relative_errors, *, title=None, n_slowest
             for name, mu in matched.items():
                 label, colour = _style(name)
                 mu = np.asarray(mu)[sel]
-                ax.plot(
-                    np.real(mu), np.imag(mu), ".", ms=5, alpha=0.8, color=colour, label=label
-                )
+                ax.plot(np.real(mu), np.imag(mu), ".", ms=5, alpha=0.8, color=colour, label=label)
             ax.axvline(0.0, color="k", lw=0.6, ls=":")
             ax.set_xlabel("Re λ (1/τ)")
             ax.set_ylabel("Im λ (1/τ)")
@@ -522,6 +521,48 @@ def plot_online_states(counts, *, title=None) -> Figure:
     return fig
 
 
+def trace_ratio_summary(estimated, exact, expected=None) -> dict:
+    """Agreement of trace estimates with the exact scores, and the predicted time-step bias.
+
+    Parameters
+    ----------
+    estimated, exact : ndarray of shape (m,)
+        ``trace / T`` and the exact (continuous-time) scores of the same synapses, > 0.
+    expected : ndarray of shape (m,), default=None
+        The scores of the simulated Euler-Maruyama chain
+        (``synapse_scores(A, euler_covariance(A, h=dt / tau))``).
+
+    Returns
+    -------
+    dict
+        ``r`` (correlation of estimate and exact score), ``median`` and ``mean`` of the
+        ratios ``estimated / exact``, and with ``expected`` ``predicted_mean``, the mean of
+        ``expected / exact``: the expectation of ``mean`` (the ratio is linear in the
+        traces, whose expectation is ``expected``), so ``mean - predicted_mean`` is
+        statistical error alone. The median of noisy ratios has no such simple
+        expectation when the predicted ratios vary between synapses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = trace_ratio_summary(np.array([1.1, 2.1, 3.3]), np.array([1.0, 2.0, 3.0]),
+    ...                         np.array([1.05, 2.1, 3.15]))
+    >>> round(s["mean"], 3), round(s["predicted_mean"], 3)
+    (1.083, 1.05)
+    """
+    est = np.asarray(estimated, dtype=float)
+    ex = np.asarray(exact, dtype=float)
+    ratio = est / ex
+    out = {
+        "r": float(np.corrcoef(est, ex)[0, 1]) if est.size > 1 else float("nan"),
+        "median": float(np.median(ratio)),
+        "mean": float(np.mean(ratio)),
+    }
+    if expected is not None:
+        out["predicted_mean"] = float(np.mean(np.asarray(expected, dtype=float) / ex))
+    return out
+
+
 def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, title=None):
     """Trace-estimated scores of the online rule against the exact scores.
 
@@ -544,10 +585,11 @@ def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, ti
     -------
     matplotlib.figure.Figure
         Left: estimate against exact score (log axes) with the identity line and, per
-        epoch, the line ``estimate = (predicted median ratio) x exact``. Right: the ratio
+        epoch, the line ``estimate = (predicted mean ratio) x exact``. Right: the ratio
         ``estimate / exact`` against the exact score, with the per-synapse Euler-Maruyama
-        expectation ``expected / exact`` and the medians. The legend gives per epoch the
-        correlation ``r``, the measured median ratio and the Euler-Maruyama prediction.
+        expectation ``expected / exact`` and the mean ratios. The legend gives per epoch
+        the correlation ``r``, the median and mean ratio, and the Euler-Maruyama
+        prediction of the mean (:func:`trace_ratio_summary`).
     """
     est = np.asarray(estimated, dtype=float)
     ex = np.asarray(exact, dtype=float)
@@ -566,25 +608,27 @@ def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, ti
         for i, e in enumerate(np.unique(epoch[ok])):
             sel = ok & (epoch == e)
             colour = f"C{i % 10}"
+            stats = trace_ratio_summary(est[sel], ex[sel], None if pred is None else pred[sel])
             ratio = est[sel] / ex[sel]
-            r = np.corrcoef(est[sel], ex[sel])[0, 1] if sel.sum() > 1 else np.nan
-            med = float(np.median(ratio))
-            text = f"epoch {e + 1} (m = {sel.sum()}): r = {r:.3f}, median est/exact = {med:.3f}"
+            text = (
+                f"epoch {e + 1} (m = {sel.sum()}): r = {stats['r']:.3f}\n"
+                f"estimate/exact: median {stats['median']:.3f}, mean {stats['mean']:.3f}"
+            )
             if pred is not None:
-                p_med = float(np.median(pred[sel] / ex[sel]))
-                text += f", Euler predicts {p_med:.3f}"
-                ax.plot([lo, hi], [p_med * lo, p_med * hi], color=colour, lw=1, ls="--")
+                text += f"\nEuler–Maruyama predicts mean {stats['predicted_mean']:.3f}"
+                p_mean = stats["predicted_mean"]
+                ax.plot([lo, hi], [p_mean * lo, p_mean * hi], color=colour, lw=1, ls="--")
             ax.plot(ex[sel], est[sel], ".", ms=3, alpha=0.5, color=colour, label=text)
             axr.plot(ex[sel], ratio, ".", ms=2, alpha=0.3, color=colour)
-            axr.axhline(med, color=colour, lw=1.5, label=f"epoch {e + 1}: median, measured")
+            axr.axhline(stats["mean"], color=colour, lw=1.5, label=f"epoch {e + 1}: mean ratio")
             if pred is not None:
                 axr.plot(ex[sel], pred[sel] / ex[sel], ".", ms=1.5, color="k", alpha=0.6)
                 axr.axhline(
-                    p_med,
+                    p_mean,
                     color=colour,
                     lw=1.5,
                     ls="--",
-                    label=f"epoch {e + 1}: median, Euler prediction",
+                    label=f"epoch {e + 1}: mean ratio, Euler–Maruyama prediction",
                 )
         if pred is not None:
             step = "" if h is None else f" at dt = {h:g} τ"
@@ -594,14 +638,15 @@ def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, ti
                 color="0.3",
                 ls="--",
                 lw=1,
-                label=f"estimate = predicted median ratio × exact (Euler–Maruyama{step})",
+                label=f"predicted mean ratio × exact\n(Euler–Maruyama{step})",
             )
             axr.plot([], [], ".", color="k", label=f"Euler–Maruyama expectation{step}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         axr.set_xscale("log")
         ax.legend(fontsize="small", loc="upper left")
-        axr.legend(fontsize="small", loc="best")
+        handles, texts = axr.get_legend_handles_labels()
+        fig.legend(handles, texts, loc="outside lower right", ncols=2, fontsize="small")
         _log_ticks(ax)
         _log_ticks(axr, "x")
     ax.set_xlabel("exact score s_ij = |a_ij| E[(x_i − sign(a_ij) x_j)²]")
