@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 __all__ = [
     "pool_blocks",
@@ -395,14 +396,18 @@ def plot_spectra(eigenvalues, matched, relative_errors, *, title=None, n_slowest
             ax.set_xlabel("Re λ (1/τ)")
             ax.set_ylabel("Im λ (1/τ)")
         ax0.set_title("eigenvalues in the complex plane")
-        width = 2.0 * max(float(rate[k - 1]), 1e-12)
+        left = -1.3 * max(float(rate[k - 1]), 1e-12)
+        right = -0.7 * float(rate[0]) - 0.05 * left
         near = np.concatenate([lam[:k]] + [np.asarray(m)[:k] for m in matched.values()])
-        near = near[np.isfinite(near) & (np.abs(near.real) <= width)]
-        half = max(float(np.max(np.abs(near.imag))), 0.25 * width) * 1.15
-        axz.set_xlim(-width, 0.1 * width)
+        near = near[np.isfinite(near) & (near.real >= left) & (near.real <= right)]
+        half = max(float(np.max(np.abs(near.imag))), 0.05 * (right - left)) * 1.15
+        axz.set_xlim(left, right)
         axz.set_ylim(-half, half)
         axz.set_title(f"zoom: the {k} slowest mode{'s' if k > 1 else ''} and their partners")
-        ax0.indicate_inset_zoom(axz, edgecolor="0.3")
+        # where the zoom lies in the full plane (no connector lines across the figure)
+        ax0.add_patch(
+            Rectangle((left, -half), right - left, 2 * half, fill=False, ec="0.3", lw=0.8)
+        )
     rank = np.arange(1, lam.size + 1)
     floor = _error_floor(relative_errors.values())
     n_exact = {}
@@ -620,16 +625,10 @@ def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, ti
                 ax.plot([lo, hi], [p_mean * lo, p_mean * hi], color=colour, lw=1, ls="--")
             ax.plot(ex[sel], est[sel], ".", ms=3, alpha=0.5, color=colour, label=text)
             axr.plot(ex[sel], ratio, ".", ms=2, alpha=0.3, color=colour)
-            axr.axhline(stats["mean"], color=colour, lw=1.5, label=f"epoch {e + 1}: mean ratio")
+            axr.axhline(stats["mean"], color=colour, lw=1.5)
             if pred is not None:
                 axr.plot(ex[sel], pred[sel] / ex[sel], ".", ms=1.5, color="k", alpha=0.6)
-                axr.axhline(
-                    p_mean,
-                    color=colour,
-                    lw=1.5,
-                    ls="--",
-                    label=f"epoch {e + 1}: mean ratio, Euler–Maruyama prediction",
-                )
+                axr.axhline(p_mean, color=colour, lw=1.5, ls="--")
         if pred is not None:
             step = "" if h is None else f" at dt = {h:g} τ"
             ax.plot(
@@ -640,13 +639,20 @@ def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, ti
                 lw=1,
                 label=f"predicted mean ratio × exact\n(Euler–Maruyama{step})",
             )
-            axr.plot([], [], ".", color="k", label=f"Euler–Maruyama expectation{step}")
+        # the right panel's key (lines in the epochs' colours there)
+        ax.plot([], [], color="0.3", lw=1.5, label="right: mean ratio, measured")
+        if pred is not None:
+            ax.plot([], [], color="0.3", lw=1.5, ls="--", label="right: mean ratio, predicted")
+            ax.plot(
+                [], [], ".", ms=1.5, color="k", label=f"right: Euler–Maruyama expectation{step}"
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         axr.set_xscale("log")
-        ax.legend(fontsize="small", loc="upper left")
-        handles, texts = axr.get_legend_handles_labels()
-        fig.legend(handles, texts, loc="outside lower right", ncols=2, fontsize="small")
+        handles, texts = ax.get_legend_handles_labels()
+        fig.legend(
+            handles, texts, loc="outside lower center", ncols=3, fontsize="small", markerscale=3
+        )
         _log_ticks(ax)
         _log_ticks(axr, "x")
     ax.set_xlabel("exact score s_ij = |a_ij| E[(x_i − sign(a_ij) x_j)²]")

@@ -303,7 +303,7 @@ def test_spectra_complex_zoom_on_the_slowest_modes(tmp_path):
     zoom = panel(fig, "zoom")
     assert zoom.get_title().startswith("zoom: the 3 slowest modes")
     lo, hi = zoom.get_xlim()
-    assert lo <= -0.15 * 1.5 and hi >= 0 and hi - lo < 1.0  # the slow modes fill it
+    assert lo < -0.15 and -0.1 < hi < 0 and hi - lo < 0.2  # the slow modes fill it
     assert all(ax.get_legend() is None for ax in fig.axes)
     assert len(fig.legends) == 1
     assert_valid_png(save(fig, tmp_path, "zoom"))
@@ -336,9 +336,7 @@ def test_trace_ratio_summary_and_legend():
     assert s["mean"] == pytest.approx(np.mean(est / exact))
     assert s["median"] == pytest.approx(np.median(est / exact))
     fig = plot_trace_scores(est, exact, expected=expected, h=0.004)
-    (label,) = [
-        t.get_text() for t in fig.axes[0].get_legend().get_texts() if "epoch 1" in t.get_text()
-    ]
+    (label,) = [t.get_text() for t in fig.legends[0].get_texts() if "epoch 1" in t.get_text()]
     assert f"median {s['median']:.3f}, mean {s['mean']:.3f}" in label
     assert f"Euler–Maruyama predicts mean {s['predicted_mean']:.3f}" in label
     figure_legend = [t.get_text() for t in fig.legends[0].get_texts()]
