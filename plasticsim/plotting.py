@@ -194,7 +194,8 @@ def plot_structure(A, C, P, *, labels=None, title=None, max_blocks=300) -> Figur
     max_blocks : int, default=300
         Largest number of rows (and columns) drawn per panel. A larger network is pooled
         (:func:`pool_blocks`) into tiles of ``ceil(n / max_blocks)`` neurons, so that
-        no panel has more rows than pixels (a panel is about 450 pixels wide at 120 dpi):
+        no panel has more rows than pixels (a panel is about 3.1 inches, 370 pixels, wide
+        at 120 dpi; :func:`result_figures` uses ``3 x dpi``):
         weights by the largest ``|a_ij|`` of a tile (with its sign: one long-range synapse
         stays visible), the covariance, covariance difference and probabilities by their
         mean over the tile's entries (over its synapses for the last two). The panel
@@ -666,16 +667,23 @@ def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, ti
 
 
 def result_figures(results) -> dict:
-    """All figures of a :class:`plasticsim.experiment.Results`, ``{file stem: Figure}``."""
+    """All figures of a :class:`plasticsim.experiment.Results`, ``{file stem: Figure}``.
+
+    The structure figure is pooled to the pixels of the model's ``output.dpi``
+    (:func:`plot_structure`, ``max_blocks = 3 x dpi``).
+    """
     arrays, metrics, model = results.arrays, results.metrics, results.model
     methods = list(metrics["methods"])
     name = model.get("name", "model")
     figs = {}
+    # A structure panel is about 3.1 inches wide: at most one matrix row per pixel.
+    dpi = model.get("output", {}).get("dpi", 120)
     figs["structure"] = plot_structure(
         arrays["matrix_original"],
         arrays["covariance"],
         arrays["probabilities"],
         labels=arrays.get("labels"),
+        max_blocks=max(1, int(3.0 * dpi)),
         title=f"{name}: weights, covariance, covariance difference, probabilities",
     )
     spectral = [m for m in methods if f"eigenvalues_{m}" in arrays]

@@ -139,6 +139,16 @@ def test_result_figures_of_an_online_run(online_results, tmp_path):
         assert_valid_png(save(fig, tmp_path, name))
 
 
+def test_result_figures_pool_the_structure_to_the_output_resolution(online_results):
+    """30 neurons drawn at 5 dpi: 15 rows per panel fit, so 2 x 2 blocks."""
+    res = online_results
+    model = {**res.model, "output": {**res.model["output"], "dpi": 5}}
+    low = type(res)(model=model, metrics=res.metrics, arrays=res.arrays)
+    fig = result_figures(low)["structure"]
+    assert panel(fig, "weights").get_title() == "weights\n(max |value| of 2 × 2 blocks)"
+    assert panel(result_figures(res)["structure"], "weights").get_title() == "weights"
+
+
 def test_result_figures_follow_what_was_computed(online_results):
     res = online_results
     arrays = {
