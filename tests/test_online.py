@@ -510,11 +510,20 @@ def test_k_given_and_no_candidates_afterwards():
     np.testing.assert_allclose(
         rep.probabilities[cand], np.minimum(1, 2.0 * rep.scores[cand]), rtol=1e-12
     )
-    # Everything is STABLE now: a second sleep has nothing to decide and changes nothing.
-    M = net.matrix
-    rep2 = net.sleep(0.2 * second, k=2.0)
-    assert not rep2.decided and rep2.n_candidates == 0
+    # Everything is STABLE now: a second sleep asked to decide has nothing to decide. It
+    # says so, naming the way out (relabile), before simulating anything; it changes
+    # nothing, not even the generator (a later epoch is what it would have been).
+    assert rep.counts_after["LABILE"] == 0
+    M, t0, state = net.matrix, float(net.t), net._gen.bit_generator.state
+    with pytest.raises(ValueError, match=r"nothing to decide: no synapse is LABILE.*relabile="):
+        net.sleep(0.2 * second, k=2.0)
+    with pytest.raises(ValueError, match=r"relabile=0.0 made none of the \d+ STABLE"):
+        net.sleep(0.2 * second, density=0.5)
     np.testing.assert_array_equal(net.matrix, M)
+    assert float(net.t) == t0 and net._gen.bit_generator.state == state
+    assert len(net.reports) == 1
+    # Measuring is still allowed.
+    assert not net.sleep(0.2 * second, k=2.0, decide=False).decided
 
 
 def test_sleep_cycles_with_relabile():
@@ -678,7 +687,9 @@ def test_explicit_compact_and_nothing_survives():
     np.testing.assert_allclose(empty.matrix, -np.eye(A.shape[0]), atol=1e-12)
     rec = empty.wake(10 * ms, noise=False)  # still runs (no summed input left)
     assert rec.rates.shape == (20, A.shape[0])
-    assert empty.sleep(0.1 * second, density=0.5).n_candidates == 0
+    with pytest.raises(ValueError, match="no LABILE or STABLE synapse left"):
+        empty.sleep(0.1 * second, density=0.5, relabile=1.0)
+    assert empty.sleep(0.1 * second, decide=False).n_candidates == 0
 
 
 def test_same_rng_same_states_bit_for_bit():
