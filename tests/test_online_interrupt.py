@@ -20,7 +20,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from brian2 import ms, prefs, second
+from brian2 import Network, ms, prefs, second
 
 from plasticsim.networks import clustered
 from plasticsim.online import LABILE, RateNetwork, _rollback
@@ -55,7 +55,7 @@ def _brian_prefs():
 # behind makes the two bit-identical.
 CHILD = textwrap.dedent(
     r"""
-    import json, os, sys, time
+    import json, os, signal, sys, time
     import numpy as np
     from brian2 import ms, prefs, second
     prefs.codegen.target = "numpy"
@@ -65,19 +65,17 @@ CHILD = textwrap.dedent(
     from plasticsim.online import RateNetwork
     from plasticsim.online import _rollback
 
-    phase, workdir = sys.argv[1], sys.argv[2]
-    if phase == "nostop":
-        prefs.core.stop_on_keyboard_interrupt = False  # Ctrl-C raises inside the run
     A = clustered([4, 4], p_in=0.8, p_out=0.25, n_strong=0, w_in=0.4, w_out=0.4, rng=3)
+    workdir = sys.argv[2]
+
 
     def build():
-        return RateNetwork.from_matrix(
+        net = RateNetwork.from_matrix(
             A, tau=10 * ms, dt=0.5 * ms, noise_tau=5 * ms, bias=0.5, target="numpy", rng=4
         )
+        net.sleep(0.2 * second, density=0.6)
+        return net
 
-    net, twin = build(), build()
-    for nw in (net, twin):
-        nw.sleep(0.2 * second, density=0.6)
 
     def state(nw):
         s = nw.synapse_states()
@@ -94,7 +92,6 @@ CHILD = textwrap.dedent(
             "objects": np.array(sorted(o.name for o in nw.network.objects)),
         }
 
-    waits = [0]
 
     def wait_for(name):
         # The parent creates the file after os.kill has returned: the signal is pending
@@ -107,68 +104,92 @@ CHILD = textwrap.dedent(
                 os._exit(3)
             time.sleep(0.005)
 
-    def hook(lo, hi):
-        def report(elapsed, completed, start, duration):
-            if waits[0] == 0 and lo < completed < hi:
-                waits[0] = 1
-                print("ready1", flush=True)
-                wait_for("sent1")
-                if phase == "twice":  # a second Ctrl-C while Brian2 still runs
-                    print("ready2", flush=True)
-                    wait_for("sent2")
-        return report
 
-    if phase == "cleanup":  # a second Ctrl-C in the middle of the restore
+    def run(phase):
+        net, twin = build(), build()
+        waits = []
+
+        def hook(lo, hi):
+            def report(elapsed, completed, start, duration):
+                if not waits and lo < completed < hi:
+                    waits.append(1)
+                    print("ready1", phase, flush=True)
+                    wait_for("sent1-" + phase)
+                    if phase == "twice":  # a second Ctrl-C while Brian2 still runs
+                        print("ready2", phase, flush=True)
+                        wait_for("sent2-" + phase)
+            return report
+
         original = _rollback._Record.restore
+        if phase.startswith("cleanup"):  # a second signal once the restore has begun
+            extra = signal.SIGINT if phase == "cleanup-int" else signal.SIGTERM
+            sent = []
 
-        def restore(self, nw):
-            os.kill(os.getpid(), 2)
-            time.sleep(0.05)
-            return original(self, nw)
+            def restore(self, nw):
+                if not sent:
+                    sent.append(1)
+                    os.kill(os.getpid(), extra)
+                    time.sleep(0.05)  # (a handler runs at the next instruction anyway)
+                return original(self, nw)
 
-        _rollback._Record.restore = restore
+            _rollback._Record.restore = restore
 
-    # burn-in 0.3 s of 0.5 s: epoch fractions (0, 0.6) are the burn-in, (0.6, 1) the window
-    if phase == "wake":
-        u = np.random.default_rng(0).normal(size=(1000, 8))
-        call = lambda nw, **kw: nw.wake(0.5 * second, inputs=u, **kw)
-        lo, hi = 0.05, 0.9
-    else:
-        call = lambda nw, **kw: nw.sleep(
-            0.5 * second, burn_in=0.3 * second, density=0.5, relabile=0.5, **kw
-        )
-        lo, hi = (0.05, 0.55) if phase == "burn-in" else (0.65, 0.95)
-    before = state(net)
-    raised, message = None, ""
-    try:
-        call(net, report=hook(lo, hi), report_period=1 * ms)
-    except BaseException as exc:
-        raised, message = type(exc).__name__, str(exc)
-    if phase == "cleanup":
+        # burn-in 0.3 s of 0.5 s: epoch fractions (0, 0.6) burn-in, (0.6, 1) measurement
+        if phase == "wake":
+            u = np.random.default_rng(0).normal(size=(1000, 8))
+            call = lambda nw, **kw: nw.wake(0.5 * second, inputs=u, **kw)
+            lo, hi = 0.05, 0.9
+        else:
+            call = lambda nw, **kw: nw.sleep(
+                0.5 * second, burn_in=0.3 * second, density=0.5, relabile=0.5, **kw
+            )
+            lo, hi = (0.05, 0.55) if phase == "burn-in" else (0.65, 0.95)
+        before = state(net)
+        raised, message = None, ""
+        try:
+            call(net, report=hook(lo, hi), report_period=1 * ms)
+        except BaseException as exc:
+            raised, message = type(exc).__name__, str(exc)
         _rollback._Record.restore = original
-    after = state(net)
-    same = {k: bool(np.array_equal(before[k], after[k])) for k in before}
-    a, b = call(net), call(twin)
-    if phase == "wake":
-        replay = bool(np.array_equal(a.rates, b.rates))
-    else:
-        replay = bool(np.array_equal(a.scores, b.scores) and a.seed == b.seed)
-    replay = replay and bool(np.array_equal(net.matrix, twin.matrix))
-    print("RESULT " + json.dumps(
-        {"raised": raised, "message": message, "same": same, "replay": replay}
-    ), flush=True)
+        after = state(net)
+        same = {k: bool(np.array_equal(before[k], after[k])) for k in before}
+        try:  # a Ctrl-C now, outside any run, is an ordinary KeyboardInterrupt again
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)
+            later = False
+        except KeyboardInterrupt:
+            later = True
+        a, b = call(net), call(twin)
+        if phase == "wake":
+            replay = bool(np.array_equal(a.rates, b.rates))
+        else:
+            replay = bool(np.array_equal(a.scores, b.scores) and a.seed == b.seed)
+        replay = replay and bool(np.array_equal(net.matrix, twin.matrix))
+        return {"raised": raised, "message": message, "same": same, "replay": replay,
+                "later": later}
+
+
+    def terminate(signum, frame):  # a SIGTERM handler that ends the program, as a CLI's may
+        raise SystemExit("terminated")
+
+
+    signal.signal(signal.SIGTERM, terminate)
+    for phase in sys.argv[1].split(","):
+        # "nostop": the user turned Brian2's stop-on-Ctrl-C off (Ctrl-C raises in the run)
+        prefs.core.stop_on_keyboard_interrupt = phase != "nostop"
+        print("RESULT", phase, json.dumps(run(phase)), flush=True)
     """
 )
 
 
-def run_child(phase, tmp_path):
-    """Start the child, send SIGINT at its markers, return its RESULT."""
-    result = None
+def run_child(phases, tmp_path):
+    """Run the child on ``phases``, send SIGINT at its markers; return its RESULTs."""
+    results = {}
     stderr = tmp_path / "stderr.txt"
     with (
         stderr.open("w") as err,
         subprocess.Popen(
-            [sys.executable, "-c", CHILD, phase, str(tmp_path)],
+            [sys.executable, "-c", CHILD, ",".join(phases), str(tmp_path)],
             stdout=subprocess.PIPE,
             stderr=err,
             text=True,
@@ -176,41 +197,50 @@ def run_child(phase, tmp_path):
     ):
         try:
             for line in proc.stdout:
-                line = line.strip()
-                if line in ("ready1", "ready2"):
+                word, _, rest = line.strip().partition(" ")
+                if word in ("ready1", "ready2"):
                     proc.send_signal(signal.SIGINT)
-                    (tmp_path / ("sent" + line[-1])).touch()
-                elif line.startswith("RESULT "):
-                    result = json.loads(line[len("RESULT ") :])
+                    (tmp_path / f"sent{word[-1]}-{rest}").touch()
+                elif word == "RESULT":
+                    phase, _, payload = rest.partition(" ")
+                    results[phase] = json.loads(payload)
             proc.wait(timeout=300)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    assert proc.returncode == 0 and result is not None, stderr.read_text()[-3000:]
-    return result
+    assert proc.returncode == 0 and list(results) == list(phases), stderr.read_text()[-3000:]
+    return results
 
 
-@pytest.mark.parametrize("phase", ["burn-in", "measurement", "wake", "twice", "nostop"])
-def test_ctrl_c_raises_and_restores_the_network(phase, tmp_path):
+def test_ctrl_c_raises_and_restores_the_network(tmp_path):
     """Ctrl-C during burn-in, measurement or wake; twice (the second press raises inside
-    Brian2's run); and with Brian2's stop_on_keyboard_interrupt turned off by the user."""
-    res = run_child(phase, tmp_path)
-    assert res["raised"] == "KeyboardInterrupt", res
-    if phase not in ("twice", "nostop"):  # Brian2 stopped the run: our message
-        assert "interrupted at t =" in res["message"] and "restored" in res["message"]
-    # Synapse table, traces, leaks, x, eta, sums, inputs, time, both generators, the
-    # report list and the Brian2 objects are all as before the call.
-    assert all(res["same"].values()), res["same"]
-    # ... so repeating the call does what the uninterrupted call does, bit for bit.
-    assert res["replay"], res
+    Brian2's run); and with Brian2's stop_on_keyboard_interrupt turned off by the user.
+    (One child process for all phases: the import of Brian2 is the costly part.)"""
+    phases = ["burn-in", "measurement", "wake", "twice", "nostop"]
+    for phase, res in run_child(phases, tmp_path).items():
+        assert res["raised"] == "KeyboardInterrupt", (phase, res)
+        if phase not in ("twice", "nostop"):  # Brian2 stopped the run: our message
+            assert "interrupted at t =" in res["message"], (phase, res)
+        # Synapse table, traces, leaks, x, eta, sums, inputs, time, both generators, the
+        # report list and the Brian2 objects are all as before the call.
+        assert all(res["same"].values()), (phase, res["same"])
+        # ... so repeating the call does what the uninterrupted call does, bit for bit.
+        assert res["replay"], (phase, res)
+        # And the next Ctrl-C (outside any run) raises as usual.
+        assert res["later"], (phase, res)
 
 
-def test_second_ctrl_c_during_the_restore_is_held_until_it_is_done(tmp_path):
-    res = run_child("cleanup", tmp_path)
-    assert res["raised"] == "KeyboardInterrupt", res
-    assert all(res["same"].values()), res["same"]
-    assert res["replay"], res
+def test_a_signal_during_the_restore_waits_until_it_is_done(tmp_path):
+    """Ctrl-C during the measurement, then a second Ctrl-C (or a SIGTERM whose handler
+    raises SystemExit) once the restore has begun: the restore completes first, then the
+    second signal's handler runs (its exception propagates; nothing is swallowed)."""
+    results = run_child(["cleanup-int", "cleanup-term"], tmp_path)
+    for phase, raised in [("cleanup-int", "KeyboardInterrupt"), ("cleanup-term", "SystemExit")]:
+        res = results[phase]
+        assert res["raised"] == raised, (phase, res)
+        assert all(res["same"].values()), (phase, res["same"])
+        assert res["replay"], (phase, res)
 
 
 # ------------------------------------------------------------------ errors, in process
@@ -256,7 +286,7 @@ def test_error_in_a_report_callback_restores_the_network():
     before = snapshot(net)
 
     def report(elapsed, completed, start, duration):
-        if completed > 0.7:  # during the measurement, trace runners in the network
+        if 0.7 < completed < 0.95:  # inside the measurement's run, trace runners added
             raise Boom
 
     with pytest.raises(Boom):
@@ -264,6 +294,9 @@ def test_error_in_a_report_callback_restores_the_network():
             0.3 * second, burn_in=0.1 * second, density=0.5, report=report, report_period=1 * ms
         )
     assert_same(snapshot(net), before)
+    # The exception left Network.run without Brian2's reset of its "a run is active" flag;
+    # set, it would turn the next Ctrl-C outside any run into a silent stop request.
+    assert not Network._globally_running
     # The next epoch is the one the failed call would have been.
     a = net.sleep(0.3 * second, burn_in=0.1 * second, density=0.5)
     b = twin.sleep(0.3 * second, burn_in=0.1 * second, density=0.5)
@@ -318,8 +351,6 @@ def test_a_run_stopped_early_is_an_error_not_a_short_measurement():
 def test_check_completed_treats_a_requested_stop_as_keyboard_interrupt(monkeypatch):
     """brian2's global stop flag (set by its SIGINT handler) is a KeyboardInterrupt even
     when the run reached its end (a Ctrl-C during the last step is not swallowed)."""
-    from brian2 import Network
-
     net = small_net()
     monkeypatch.setattr(Network, "_globally_stopped", True)
     with pytest.raises(KeyboardInterrupt, match="interrupted at t ="):

@@ -118,6 +118,11 @@ class _Record:
         np.random.set_state(self.np_random)  # noqa: NPY002
         net._abscissa = self.abscissa
         del net.reports[self.n_reports :]
+        # An exception inside Network.run (a second Ctrl-C, an error in a report callback)
+        # skips Brian2's reset of this flag; left set, Brian2's SIGINT handler would turn
+        # the next Ctrl-C outside any run into a silent "stop" request. No run is active
+        # here: the epoch's runs are over.
+        Network._globally_running = False
 
 
 @contextmanager
@@ -165,13 +170,13 @@ def epoch(net, *, synapses: bool = True):
     record = _Record(net, synapses=synapses)
     try:
         yield
-    except BaseException as exc:
+    except BaseException:
         pending = _restore(record, net)
-        if pending and not isinstance(exc, KeyboardInterrupt):
-            # A Ctrl-C during the restore of another error: deliver it now, as the user's
-            # handler would have (normally a KeyboardInterrupt chained to ``exc``).
-            for s in dict.fromkeys(pending):
-                handler = signal.getsignal(s)
-                if callable(handler):
-                    handler(s, None)
+        # Signals that arrived during the restore are delivered now that the network is
+        # whole, to the handlers that were deferred (a second Ctrl-C: a KeyboardInterrupt
+        # chained to the first; a SIGTERM handler's exception replaces the original one).
+        for s in dict.fromkeys(pending):
+            handler = signal.getsignal(s)
+            if callable(handler):
+                handler(s, None)
         raise
