@@ -600,3 +600,15 @@ def test_a_failed_move_aside_leaves_no_temporary_directory(tmp_path, monkeypatch
 def test_read_results_refuses_other_directories(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a plasticsim result"):
         read_results(tmp_path)
+
+
+def test_online_cycles_after_everything_is_pruned_only_measure():
+    """A sleep asked to decide with no LABILE synapse raises; once every synapse is pruned
+    a later cycle has nothing to decide and only measures (recorded as not decided)."""
+    model = small(
+        pruning={"k": 1e-9, "online": True, "controls": ["weight"]},  # p ~ 1e-9: all pruned
+        online={"dt": 0.01, "sleep": 3.0, "burn_in": 1.0, "cycles": 2, "relabile": 1.0},
+    )
+    first, second = run_model(model, rng=4).metrics["online"]["epochs"]
+    assert first["decided"] and first["counts_after"]["PRUNED"] == first["n_candidates"]
+    assert not second["decided"] and second["n_candidates"] == 0

@@ -145,7 +145,9 @@ def _run_online(run: _Run):
                     k=k,
                     density=density,
                     burn_in=None if on["burn_in"] is None else on["burn_in"] * tau,
-                    decide=on["decide"],
+                    # Every synapse pruned in an earlier cycle: nothing is left to decide
+                    # (sleep refuses to decide then), the cycle only measures.
+                    decide=on["decide"] and labile + stable > 0,
                     relabile=on["relabile"],
                     report=hook,
                     report_period=0.5 * second,
