@@ -520,3 +520,50 @@ def test_check_numbers_modes_from_1_as_the_figures(tmp_path, capsys):
     assert "Worst: mode 1 (1 = slowest): golden" in report
     table = report[report.index("mode  golden") :].splitlines()
     assert table[1].split()[0] == "1"
+
+
+def test_a_signal_after_the_result_is_complete_does_not_undo_it(tmp_path, capsys, monkeypatch):
+    """Interrupted while printing the summary: the result is whole, the command says so."""
+    out = tmp_path / "res"
+    run = ["run", str(small_model(tmp_path)), "--out", str(out), "--quiet"]
+    assert cli.main(run) == 0
+    capsys.readouterr()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_describe", interrupted)
+    assert cli.main([*run, "--force", "--seed", "8"]) == 0
+    err = capsys.readouterr().err
+    assert f"a signal arrived after {str(out)!r} was complete; it is kept" in err
+    assert json.loads((out / "metrics.json").read_text())["seed"] == 8
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "small.toml"]
+    # before the commit the same interruption is exit 130 and leaves the result alone
+    monkeypatch.setattr(np, "savez_compressed", interrupted)
+    assert cli.main([*run, "--force", "--seed", "9"]) == 130
+    assert json.loads((out / "metrics.json").read_text())["seed"] == 8
+
+
+def test_deferred_signals_deliver_after_the_block(monkeypatch):
+    import signal
+
+    from plasticsim.experiment._signals import deferred_signals
+
+    received = []
+
+    def handler(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        steps = []
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_signals() as held:
+                os.kill(os.getpid(), signal.SIGTERM)
+                steps.append("after the signal")
+                assert held.received == [signal.SIGTERM] and received == []
+        assert steps == ["after the signal"] and received == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGTERM) is handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
