@@ -458,6 +458,15 @@ def test_check_model_reports_the_changed_setting(tmp_path):
     assert "    network.params.p_in: '<unset>' -> 0.6" in report
 
 
+def test_check_model_ignores_a_changed_description(tmp_path):
+    """A description documents the model and changes no number: not a drift's cause."""
+    path = tmp_path / "tiny.json"
+    snapshot_model({**TINY, "description": "before"}, path, seed=3)
+    ok, report = check_model({**TINY, "description": "after, rewritten"}, path)
+    assert ok, report
+    assert "model settings" not in report
+
+
 def test_model_helpers_validate(tmp_path):
     path = tmp_path / "g.json"
     with pytest.raises(TypeError, match="wrap it in a list"):

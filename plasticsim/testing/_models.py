@@ -265,9 +265,17 @@ def _flatten(d, prefix=""):
     return out
 
 
+#: Model keys that document a model and change no number: not reported as a drift's cause.
+_PROSE = frozenset({"description"})
+
+
 def _settings_diff(old: dict, new: dict, limit: int = 20) -> list[str]:
     a, b = _flatten(old), _flatten(new)
-    keys = [k for k in sorted(set(a) | set(b)) if a.get(k, "<unset>") != b.get(k, "<unset>")]
+    keys = [
+        k
+        for k in sorted(set(a) | set(b))
+        if k not in _PROSE and a.get(k, "<unset>") != b.get(k, "<unset>")
+    ]
     lines = [f"    {k}: {a.get(k, '<unset>')!r} -> {b.get(k, '<unset>')!r}" for k in keys[:limit]]
     if len(keys) > limit:
         lines.append(f"    ... and {len(keys) - limit} more")
