@@ -297,6 +297,28 @@ def test_generator_stream_advances():
         (lambda: dale(5, 5, w_inh=-1.0), ValueError, r"w_inh == -1.0, must be > 0"),
         (lambda: dale(5, 5, leak=-1), ValueError, r"leak == -1.0, must be > 0"),
         (lambda: cluster_labels([1, -2]), ValueError, r"sizes\[1\] == -2"),
+        (lambda: clustered([3], sparse=1), TypeError, "sparse must be True or False, got 1"),
+        (lambda: erdos_renyi(5, 0.5, sparse="yes"), TypeError, "sparse must be True or False"),
+        (lambda: dale(5, 5, sparse=None), TypeError, "sparse must be True or False, got None"),
+        (
+            lambda: clustered([3], diagonal="uniform", sparse=True),
+            ValueError,
+            "diagonal == 'uniform' needs the spectral abscissa.*use diagonal='dominant'",
+        ),
+        (
+            lambda: clustered_asymmetric([3], diagonal="uniform", sparse=True),
+            ValueError,
+            "with sparse=True use diagonal='dominant'",
+        ),
+        (
+            lambda: erdos_renyi(5, 0.5, diagonal="uniform", sparse=True),
+            ValueError,
+            "with sparse=True use diagonal='dominant'",
+        ),
+        # dale's default diagonal is "uniform": sparse needs "dominant" said explicitly.
+        (lambda: dale(5, 5, sparse=True), ValueError, "with sparse=True use diagonal='dominant'"),
+        (lambda: clustered([3], p_in=2, sparse=True), ValueError, r"p_in == 2.0, must be in"),
+        (lambda: dale(5, 5, p=-1, sparse=True), ValueError, r"p == -1.0, must be >= 0"),
     ],
 )
 def test_bad_input_raises(call, exc, match):
@@ -565,3 +587,14 @@ def test_sparse_large_clustered_is_linear_in_memory():
     degree = (S.nnz - n) / n
     sd = 2 * np.sqrt(t_in * p_in + t_out * p_out) / n
     assert abs(degree - (19 + 99 / 100)) < 4 * sd + 400 / n
+
+
+def test_sparse_validation_before_drawing():
+    # A rejected call must not advance the caller's Generator.
+    gen = np.random.default_rng(0)
+    state = gen.bit_generator.state
+    with pytest.raises(ValueError, match="use diagonal='dominant'"):
+        dale(5, 5, sparse=True, rng=gen)
+    with pytest.raises(TypeError, match="sparse must be"):
+        clustered([3], sparse="no", rng=gen)
+    assert gen.bit_generator.state == state
