@@ -155,6 +155,10 @@ def _check_sparse(sparse, diagonal) -> bool:
 # --------------------------------------------------------------------------- sparse
 
 
+# Gaps drawn per chunk: the expected count plus this many binomial standard deviations.
+_CHUNK_SDS = 5.0
+
+
 def _bernoulli_positions(gen: np.random.Generator, total: int, p: float) -> np.ndarray:
     """Sorted indices of a Bernoulli(p) subset of ``range(total)``, in O(p total) time.
 
@@ -170,7 +174,7 @@ def _bernoulli_positions(gen: np.random.Generator, total: int, p: float) -> np.n
     while True:
         left = total - 1 - last  # indices still to cover
         mu = left * p
-        size = int(mu + 5.0 * math.sqrt(mu * (1.0 - p)) + 16)
+        size = max(16, int(mu + _CHUNK_SDS * math.sqrt(mu * (1.0 - p)) + 16))
         gaps = gen.geometric(p, size=size)
         np.minimum(gaps, left + 1, out=gaps)  # a gap past the end ends the draw anyway
         pos = last + np.cumsum(gaps)
