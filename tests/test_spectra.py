@@ -69,6 +69,25 @@ def test_general_matching_by_assignment():
     assert cmp.slowest_error(1) == pytest.approx(0.01, rel=1e-6)
 
 
+@pytest.mark.parametrize("shift", [-1e-13, 0.0, 1e-13])
+def test_matching_does_not_follow_rounding_noise(shift):
+    """Tied pairings (same total distance) are decided the same way under any rounding.
+
+    Values on a line with every b beyond every a: the crossed and the uncrossed pairing
+    cost the same total |a - b|; a 1e-13 perturbation (LAPACK run with another thread
+    count) must not flip the pairing. Larger example: a spectrum and a slightly shifted
+    copy with an outlier, as after pruning.
+    """
+    a = np.array([-1.0, -2.0])
+    b = np.array([-4.0 + shift, -3.0 - shift])
+    assert match_eigenvalues(a, b).tolist() == [-3.0 - shift, -4.0 + shift]
+    rng = np.random.default_rng(5)
+    a = -np.sort(rng.uniform(1, 5, 60))[::-1]
+    b = np.append(a[1:] - 0.3, -9.0) + shift * rng.standard_normal(60)
+    reference = match_eigenvalues(a, np.append(a[1:] - 0.3, -9.0))
+    np.testing.assert_allclose(match_eigenvalues(a, b), reference, atol=1e-12)
+
+
 def test_match_eigenvalues_beats_sorting():
     a = np.array([-1.0, -1.2, -5.0])
     b = np.array([-5.1, -1.19, -1.01])
