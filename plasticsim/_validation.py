@@ -106,7 +106,7 @@ def check_sparse_matrix(A, name: str = "A") -> sps.csr_array:
         i = int(np.searchsorted(out.indptr, k, side="right") - 1)
         raise ValueError(
             f"{name} has a non-finite entry {name}[{i}, {int(out.indices[k])}] == "
-            f"{out.data[k]!r}; all entries must be finite."
+            f"{float(out.data[k])!r}; all entries must be finite."
         )
     out.eliminate_zeros()
     out.sort_indices()
