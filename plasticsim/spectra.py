@@ -397,8 +397,8 @@ def _slowest_lanczos(A: sps.csr_array, k: int, sym: bool, vectors: bool, gen):
             top = np.argsort(-w.real, kind="stable")[:kc]
             w, V = w[top], V[:, top]
         else:
-            out = _arpack(sub, kc if sym else min(kc, idx.size - 2), sym, True, gen)
-            w, V = out
+            out = _arpack(sub, kc if sym else min(kc, idx.size - 2), sym, vectors, gen)
+            w, V = out if vectors else (out, None)
         blocks[int(c)] = (idx, V)
         vals.append(w)
         owners.extend((int(c), j) for j in range(w.size))

@@ -3,7 +3,15 @@ import pytest
 import scipy.sparse as sps
 from scipy.stats import wilcoxon
 
-from plasticsim import control_probabilities, pruning_probabilities, sparsify, synapse_scores
+from plasticsim import (
+    control_probabilities,
+    noise_covariance,
+    noise_prune,
+    pruning_probabilities,
+    solve_k,
+    sparsify,
+    synapse_scores,
+)
 from plasticsim.networks import clustered
 from plasticsim.sketch import DEFAULT_EPS, sketch_dimension, sketch_scores
 from plasticsim.spectra import slowest_eigenvalues
@@ -29,7 +37,16 @@ def net2000():
 @pytest.fixture(scope="module")
 def scores2000(net2000):
     A, As = net2000
-    return synapse_scores(A, method="exact"), synapse_scores(As, method="sketch", rng=7)
+    C = noise_covariance(A)  # once: the O(n^3) step of the exact path
+    return C, synapse_scores(A, C), synapse_scores(As, method="sketch", rng=7)
+
+
+def probabilities_from(S, density):
+    """What pruning_probabilities does with the scores (checked in test_sketched_rule)."""
+    k = solve_k(S.data, density * S.nnz)
+    P = S.copy()
+    P.data = np.minimum(1.0, k * S.data)
+    return P
 
 
 def test_accuracy_at_default_eps(net2000, scores2000):
@@ -41,7 +58,7 @@ def test_accuracy_at_default_eps(net2000, scores2000):
     if q were ~4x too small or the solves or the projection were wrong.
     """
     A, _ = net2000
-    exact, sketch = scores2000
+    _, exact, sketch = scores2000
     assert sketch_dimension(2000, DEFAULT_EPS) == 325
     syn = (A != 0) & ~np.eye(A.shape[0], dtype=bool)
     rel = np.abs(sketch.toarray()[syn] / exact[syn] - 1.0)
@@ -60,11 +77,11 @@ def test_sketched_pruning_keeps_slow_modes_like_exact(net2000, scores2000):
     loses the slow modes, the paper's headline) must reject.
     """
     A, As = net2000
-    exact, sketch = scores2000
-    Ps_exact = pruning_probabilities(As, density=0.1, method="exact")
-    Ps_sketch = pruning_probabilities(As, density=0.1, method="sketch", rng=7)
+    C, _, sketch = scores2000
+    Ps_exact = pruning_probabilities(As, C=C, density=0.1, method="exact")
+    Ps_sketch = probabilities_from(sketch, 0.1)
     Pw = control_probabilities(As, strategy="weight", density=0.1)
-    lam = np.linalg.eigvalsh(A)[::-1][:5]
+    lam = slowest_eigenvalues(As, 5)
 
     def slow5(P, seed):
         mu = slowest_eigenvalues(sparsify(As, P, rng=seed), 5)
@@ -76,6 +93,16 @@ def test_sketched_pruning_keeps_slow_modes_like_exact(net2000, scores2000):
     assert wilcoxon(e_sketch, e_exact).pvalue > 0.01
     assert wilcoxon(e_weight, e_exact).pvalue < 0.01
     assert np.median(e_weight) > np.median(e_exact)
+
+
+def test_sketched_rule():
+    """pruning_probabilities and noise_prune with method='sketch' use sketch_scores."""
+    As = ring(30, slack=0.2)
+    S = sketch_scores(As, rng=5)
+    P = pruning_probabilities(As, density=0.4, method="sketch", rng=5)
+    np.testing.assert_array_equal(P.toarray(), probabilities_from(S, 0.4).toarray())
+    res = noise_prune(As, density=0.4, method="sketch", rng=5)
+    np.testing.assert_array_equal(res.scores.toarray(), S.toarray())
 
 
 def test_unbiased_with_exact_solves():
