@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 import scipy.sparse as sps
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from ._sparse import from_list, synapse_list
 from ._validation import (
@@ -129,22 +129,35 @@ def _check_sketchable(A: sps.csr_array, name: str = "A") -> np.ndarray:
         )
     i, j, a = synapse_list(A)
     slack = np.maximum(_slack(A, i, a), 0.0)
-    # -A = (diagonally dominant part) is positive definite iff every connected component
-    # has a neuron with positive slack (otherwise that component is a signed Laplacian
-    # with a zero eigenvalue): O(n + m).
-    n = A.shape[0]
+    # -A = D_slack + (signed Laplacian) is positive semi-definite; it is singular exactly
+    # when a connected component has no slack and is balanced (its neurons split into two
+    # groups with excitatory synapses inside and inhibitory ones between: the +-1 vector
+    # of the groups is then a null vector). O(n + m).
     _, labels = connected_components(A, directed=False)
     has_slack = np.bincount(labels, weights=(slack > 0).astype(float)) > 0
-    if not has_slack.all():
-        c = int(np.argmin(has_slack))
+    for c in np.flatnonzero(~has_slack):
         first = int(np.argmax(labels == c))
-        raise ValueError(
-            f"{name} is not stable: the connected group of neurons containing neuron "
-            f"{first} has no leak beyond its synapses (zero slack), so -{name} is singular "
-            "there (an eigenvalue 0). Increase the leak on the diagonal."
-        )
-    del n
+        if _balanced(A, first):
+            raise ValueError(
+                f"{name} is not stable: the connected group of neurons containing neuron "
+                f"{first} has no leak beyond its synapses (zero slack) and balanced signs, "
+                f"so -{name} is singular there (an eigenvalue 0). Increase the leak on the "
+                "diagonal."
+            )
     return slack
+
+
+def _balanced(A: sps.csr_array, start: int) -> bool:
+    """Whether the component of ``start`` splits into sign-consistent groups."""
+    order, pred = breadth_first_order(A, start, directed=False)
+    side = np.zeros(A.shape[0])
+    side[start] = 1.0
+    for v in order[1:]:
+        side[v] = side[pred[v]] * np.sign(A[v, pred[v]])
+    sub = A[order][:, order].tocoo()
+    off = sub.row != sub.col
+    r, c, w = order[sub.row[off]], order[sub.col[off]], sub.data[off]
+    return bool(np.all(np.sign(w) == side[r] * side[c]))
 
 
 def _projected_rhs(i, j, a, slack, n: int, q: int, gen: np.random.Generator) -> np.ndarray:

@@ -171,6 +171,15 @@ def test_bad_input(A, kwargs, err, match):
         sketch_scores(A, **kwargs)
 
 
+def test_zero_slack_is_fine_when_signs_are_frustrated():
+    """An odd inhibitory ring without slack is not balanced: -A is positive definite."""
+    As = ring(5, slack=0.0, sign=-1.0)
+    assert np.linalg.eigvalsh(As.toarray()).max() < 0
+    S = sketch_scores(As, rng=0, rtol=1e-12)
+    # q = 69 at n = 5: relative sd sqrt(2 / 69) = 17 %; 3.5 sd
+    np.testing.assert_allclose(S.data, synapse_scores(As).data, rtol=0.6)
+
+
 def test_unconverged_solve_raises():
     with pytest.raises(ValueError, match="did not reach rtol=1e-12 in maxiter=1"):
         sketch_scores(ring(200, slack=1e-3), rng=0, solver="jacobi", maxiter=1, rtol=1e-12)
