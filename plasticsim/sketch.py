@@ -75,7 +75,7 @@ DEFAULT_EPS = 0.75
 DEFAULT_RTOL = 1e-4
 
 _SOLVERS = ("auto", "jacobi", "amg")
-_BLOCK_ROWS = 1 << 16  # projection rows per block of random signs
+_BLOCK_ROWS = 1 << 14  # rows of U per block of random signs (16384 x q float64)
 _BLOCK_COLS = 64  # right-hand sides per block of conjugate gradients
 
 
@@ -186,7 +186,9 @@ def _projected_rhs(i, j, a, slack, n: int, q: int, gen: np.random.Generator) -> 
         bits = np.unpackbits(
             np.frombuffer(gen.bytes(b * nbytes), dtype=np.uint8).reshape(b, nbytes), axis=1
         )[:, :q]
-        signs = 2.0 * bits - 1.0
+        signs = bits.astype(np.float64)
+        signs *= 2.0
+        signs -= 1.0
         cols = np.arange(b)
         Ut = sps.csr_array(
             (
@@ -286,19 +288,31 @@ def _solve(M, R, rtol: float, solver: str, maxiter: int) -> np.ndarray:
 def _pair_norms(Y, i, j, a) -> np.ndarray:
     """``||Y[i] - sign(a) Y[j]||^2`` for every synapse, in blocks of rows.
 
-    ``Y`` is read in float32 (half the memory traffic of this ``O(q m)`` step): the
-    rounding error of a difference, ``~ 6e-8 ||Y_i|| / ||Y_i - sign Y_j||``, stays far
-    below the sketch's own ``sqrt(2 / q)`` unless two neurons are coupled so tightly that
-    their effective resistance is ``1e-5`` of their variance.
+    Computed once per unordered pair (``i < j``) and copied to ``(j, i)``, so the two
+    entries of a pair agree exactly. ``Y`` is read in float32 (half the memory traffic
+    of this ``O(q m)`` step): the rounding error of a difference,
+    ``~ 6e-8 ||Y_i|| / ||Y_i - sign Y_j||``, stays far below the sketch's own
+    ``sqrt(2 / q)`` unless two neurons are coupled so tightly that their effective
+    resistance is ``1e-5`` of their variance.
     """
+    n = Y.shape[0]
     Y = Y.astype(np.float32)
     out = np.empty(i.size)
+    up = np.flatnonzero(i < j)
+    key_up = i[up] * n + j[up]  # increasing: the list is row-major
+    low = np.flatnonzero(i > j)
+    pos = np.searchsorted(key_up, j[low] * n + i[low])
+    pos_c = np.minimum(pos, max(key_up.size - 1, 0))
+    paired = (pos < key_up.size) & (key_up[pos_c] == j[low] * n + i[low])
+    # every upper entry, plus any lower entry without an upper twin
+    direct = np.concatenate([up, low[~paired]])
     sgn = np.sign(a).astype(np.float32)
     step = max(1, (1 << 22) // max(Y.shape[1], 1))
-    for k0 in range(0, i.size, step):
-        k1 = min(i.size, k0 + step)
-        D = Y[i[k0:k1]] - sgn[k0:k1, None] * Y[j[k0:k1]]
-        out[k0:k1] = np.einsum("ij,ij->i", D, D)
+    for k0 in range(0, direct.size, step):
+        e = direct[k0 : k0 + step]
+        D = Y[i[e]] - sgn[e, None] * Y[j[e]]
+        out[e] = np.einsum("ij,ij->i", D, D)
+    out[low[paired]] = out[up[pos_c[paired]]]
     return out
 
 
@@ -371,7 +385,8 @@ def sketch_scores(
     -----
     Cost: ``O(q m)`` for the projection and the scores, plus ``q`` solves. Memory
     ``O(q n + m)``: ``Y`` (``n x q``), never ``Q`` or anything ``n x n``. The random signs
-    are drawn in blocks of 65536 rows of ``U`` (one bit each).
+    are drawn in blocks of 16384 rows of ``U`` (one bit each; a block of signs is
+    ``16384 q`` doubles, 64 MB at ``q = 492``).
 
     Solver. On a clustered network of ``10^5`` neurons and ``4.8 10^6`` synapses (leak 1,
     ``-A`` diagonally dominant) Jacobi-CG on blocks of right-hand sides measured 0.16 s per
