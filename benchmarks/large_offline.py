@@ -15,8 +15,8 @@ Printed (wall times on a shared machine are noisy; the baseline is one sparse pr
 - ``pipeline``: ``pruning_probabilities(A, density=0.1, method="sketch")`` at the default
   ``eps`` and ``sparsify`` (issue target: <= 120 s together), the process's peak
   resident memory after it;
-- ``eigen``: :func:`plasticsim.slowest_eigenvalues` (LOBPCG, pyamg preconditioner) of
-  the original and the pruned network, 10 modes (target: <= 60 s each);
+- ``eigen``: :func:`plasticsim.slowest_eigenvalues` (ARPACK Lanczos per connected
+  group) of the original and the pruned network, 10 modes (target: <= 60 s each);
   ``--shift-invert`` adds ARPACK shift-invert (a sparse LU: impractical at this size);
 - ``quality``: the slowest-5 relative eigenvalue error of noise-prune and of the weight
   baseline at the same density.
@@ -161,7 +161,7 @@ def main() -> None:
         for name, X in (("original", A), ("pruned", B)):
             lam, t = timed(slowest_eigenvalues, X, 10)
             print(
-                f"eigen: slowest 10 of the {name} network, LOBPCG {t:.1f} s "
+                f"eigen: slowest 10 of the {name} network, Lanczos {t:.1f} s "
                 f"({t / base:.0f} A@x; target <= 60 s): {np.round(lam[:3], 4)} ..."
             )
             if args.shift_invert:
