@@ -393,7 +393,7 @@ def _slowest_lanczos(A: sps.csr_array, k: int, sym: bool, vectors: bool, gen):
         owners.extend(("single", int(v)) for v in nodes)
     for c in np.flatnonzero(sizes > 1):
         idx = order[bounds[c] : bounds[c + 1]]
-        sub = A[idx][:, idx]
+        sub = A if idx.size == n else A[idx][:, idx]  # one group: no copy
         kc = min(k, idx.size)
         if idx.size <= max(_SMALL_COMPONENT, k + 2):
             dense = sub.toarray()
