@@ -388,14 +388,15 @@ def sketch_scores(
     are drawn in blocks of 16384 rows of ``U`` (one bit each; a block of signs is
     ``16384 q`` doubles, 64 MB at ``q = 492``).
 
-    Solver. On a clustered network of ``10^5`` neurons and ``4.8 10^6`` synapses (leak 1,
-    ``-A`` diagonally dominant) Jacobi-CG on blocks of right-hand sides measured 0.16 s per
-    solve at ``rtol = 1e-3`` (12 iterations), against about 1 s for pyamg
-    smoothed-aggregation or Ruge-Stuben CG (2-3 iterations but costly V-cycles, plus
-    9-11 s of setup) and 0.56 s for scipy's one-column Jacobi-CG: a leaky diagonally
-    dominant ``-A`` is well conditioned after Jacobi scaling, and one sparse product
-    serves 64 columns. AMG remains the fallback for nearly singular ``-A`` (tiny slack),
-    where Jacobi needs ``O(sqrt(kappa))`` iterations.
+    Solver. On a clustered network of ``10^5`` neurons and ``10^7`` synapses (leak 1,
+    ``-A`` diagonally dominant; ``benchmarks/large_offline.py``, rtol ``1e-4``, a loaded
+    2-core machine) Jacobi-CG on a block of right-hand sides took 0.17 s per solve,
+    against 1.0 s for pyamg smoothed aggregation (2 iterations, 4.6 s setup), 1.2 s for
+    pyamg Ruge-Stuben (19.7 s setup) and 0.46 s for scipy's one-column Jacobi-CG: a leaky
+    diagonally dominant ``-A`` is well conditioned after Jacobi scaling, so AMG's costly
+    V-cycles do not pay, and one sparse product serves 64 columns. AMG remains the
+    fallback for nearly singular ``-A`` (tiny slack), where Jacobi needs
+    ``O(sqrt(kappa))`` iterations.
 
     Examples
     --------
