@@ -11,6 +11,7 @@ structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
 from . import networks, testing
 from .covariance import empirical_covariance, euler_covariance, noise_covariance
 from .dynamics import Trajectory, TrajectoryError, simulate, trajectory_error
+from .estimate import estimate_scores
 from .experiment import ModelError, Results, load_model, run_model
 from .rule import (
     PruneResult,
@@ -22,7 +23,14 @@ from .rule import (
     sparsify,
     synapse_scores,
 )
-from .spectra import SpectralComparison, compare_spectra, match_eigenvalues, quadratic_form_range
+from .sketch import sketch_scores
+from .spectra import (
+    SpectralComparison,
+    compare_spectra,
+    match_eigenvalues,
+    quadratic_form_range,
+    slowest_eigenvalues,
+)
 
 __version__ = "0.1.0"
 
@@ -69,6 +77,7 @@ __all__ = [
     "compare_spectra",
     "control_probabilities",
     "empirical_covariance",
+    "estimate_scores",
     "euler_covariance",
     "k_from_epsilon",
     "load_model",
@@ -80,6 +89,8 @@ __all__ = [
     "quadratic_form_range",
     "run_model",
     "simulate",
+    "sketch_scores",
+    "slowest_eigenvalues",
     "solve_k",
     "sparsify",
     "synapse_scores",

@@ -9,9 +9,13 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import scipy.sparse as sps
 
 __all__ = [
     "check_matrix",
+    "check_sparse_matrix",
+    "check_matrix_or_sparse",
+    "is_sparse",
     "check_stable",
     "check_symmetric",
     "check_has_synapses",
@@ -71,6 +75,51 @@ def check_matrix(A, name: str = "A", *, square: bool = True) -> np.ndarray:
     return arr
 
 
+def is_sparse(A) -> bool:
+    """True for any ``scipy.sparse`` array or matrix."""
+    return sps.issparse(A)
+
+
+def check_sparse_matrix(A, name: str = "A") -> sps.csr_array:
+    """Return sparse ``A`` as a canonical float64 ``csr_array``, or raise.
+
+    Canonical: duplicates summed, explicit zeros removed, column indices sorted, so the
+    stored entries are exactly the non-zero entries (the synapses and the leak). Raises
+    like :func:`check_matrix`: ``TypeError`` for a non-real dtype, ``ValueError`` for a
+    non-square or empty shape or non-finite entries. ``O(m)`` for ``m`` stored entries.
+    """
+    if A.ndim != 2:
+        raise ValueError(f"{name} has shape {A.shape}, must be 2-D.")
+    dt = np.dtype(A.dtype)
+    if np.issubdtype(dt, np.complexfloating):
+        raise TypeError(f"{name} must be real, got dtype {dt}.")
+    if not (np.issubdtype(dt, np.number) or np.issubdtype(dt, np.bool_)):
+        raise TypeError(f"{name} must be a real numeric array, got dtype {dt}.")
+    if A.shape[0] != A.shape[1]:
+        raise ValueError(f"{name} has shape {A.shape}, must be square (n, n).")
+    if A.shape[0] == 0:
+        raise ValueError(f"{name} has shape {A.shape}, must have at least one row.")
+    out = sps.csr_array(A, dtype=np.float64, copy=True)
+    out.sum_duplicates()
+    if not np.all(np.isfinite(out.data)):
+        k = int(np.argmax(~np.isfinite(out.data)))
+        i = int(np.searchsorted(out.indptr, k, side="right") - 1)
+        raise ValueError(
+            f"{name} has a non-finite entry {name}[{i}, {int(out.indices[k])}] == "
+            f"{float(out.data[k])!r}; all entries must be finite."
+        )
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
+
+
+def check_matrix_or_sparse(A, name: str = "A"):
+    """:func:`check_sparse_matrix` for sparse input, :func:`check_matrix` otherwise."""
+    if is_sparse(A):
+        return check_sparse_matrix(A, name)
+    return check_matrix(A, name)
+
+
 def spectral_abscissa(A: np.ndarray) -> float:
     """Largest real part of the eigenvalues of ``A`` (O(n^3); for error messages)."""
     if is_symmetric(A):
@@ -97,7 +146,13 @@ def check_stable(A: np.ndarray, name: str = "A") -> np.ndarray:
     return A
 
 
-def is_symmetric(A: np.ndarray) -> bool:
+def is_symmetric(A) -> bool:
+    if is_sparse(A):
+        if A.nnz == 0:
+            return True
+        scale = float(abs(A).max())
+        diff = (A - A.T).tocsr()
+        return bool(diff.nnz == 0 or float(abs(diff).max()) <= SYMMETRY_RTOL * scale)
     scale = float(np.max(np.abs(A))) if A.size else 0.0
     return bool(np.all(np.abs(A - A.T) <= SYMMETRY_RTOL * scale))
 
@@ -111,7 +166,8 @@ def check_symmetric(A: np.ndarray, symmetric, name: str = "A", arg: str = "symme
     if not isinstance(symmetric, bool | np.bool_):
         raise TypeError(f"{arg} must be 'auto', True or False, got {_fmt(symmetric)}.")
     if symmetric and not is_symmetric(A):
-        dev = float(np.max(np.abs(A - A.T)))
+        diff = A - A.T
+        dev = float(abs(diff).max()) if is_sparse(A) else float(np.max(np.abs(diff)))
         raise ValueError(
             f"{arg}=True but {name} is not symmetric: max |{name} - {name}.T| == {dev:.3g}."
         )
@@ -195,6 +251,7 @@ STREAM_NETWORK = 0
 STREAM_SAMPLING = 1
 STREAM_DYNAMICS = 2
 STREAM_ONLINE = 3
+STREAM_SKETCH = 4
 
 
 def check_rng(rng, stream: int = STREAM_NETWORK) -> tuple[int, np.random.Generator]:

@@ -17,7 +17,17 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sps
 
+from ._sparse import (
+    SPARSE_EXACT_MAX_N,
+    apply_sparse,
+    check_sparse_stable,
+    from_list,
+    sample_uniforms,
+    synapse_list,
+    values_at,
+)
 from ._validation import (
     STREAM_SAMPLING,
     check_choice,
@@ -25,12 +35,15 @@ from ._validation import (
     check_has_synapses,
     check_integer,
     check_matrix,
+    check_matrix_or_sparse,
     check_nonnegative,
     check_positive,
     check_probability_matrix,
     check_rng,
+    check_sparse_matrix,
     check_stable,
     check_symmetric,
+    is_sparse,
     is_symmetric,
 )
 from .covariance import noise_covariance
@@ -48,6 +61,7 @@ __all__ = [
 
 _DIAGONAL_MODES = ("matched", "original", "zero")
 _CONTROLS = ("weight", "uniform", "magnitude")
+_METHODS = ("auto", "exact", "sketch")
 
 
 def _check_covariance(C, n: int) -> np.ndarray:
@@ -69,8 +83,8 @@ def _check_noise(sigma, noise_tau) -> None:
     check_nonnegative("noise_tau", noise_tau)
 
 
-def _check_leak(A: np.ndarray, what: str) -> None:
-    diag = np.diag(A)
+def _check_leak(A, what: str) -> None:
+    diag = A.diagonal() if is_sparse(A) else np.diag(A)
     if np.any(diag >= 0):
         i = int(np.argmax(diag >= 0))
         raise ValueError(
@@ -79,7 +93,93 @@ def _check_leak(A: np.ndarray, what: str) -> None:
         )
 
 
-def synapse_scores(A, C=None, *, sigma=1.0, noise_tau=0.0):
+def _sparse_synapses(A: sps.csr_array, name: str = "A"):
+    i, j, a = synapse_list(A)
+    if i.size == 0:
+        raise ValueError(
+            f"{name} has no synapses: every off-diagonal entry is zero, nothing to prune."
+        )
+    return i, j, a
+
+
+def _resolve_method(A, method, *, C, noise_tau, eps) -> str:
+    """``"exact"`` or ``"sketch"`` for ``method``, or raise before any work.
+
+    ``"auto"``: exact for dense input, for sparse input with ``n <= SPARSE_EXACT_MAX_N``
+    and when a covariance ``C`` is given; the sketch for larger sparse, symmetric,
+    diagonally dominant ``A`` under white noise; any other large sparse ``A`` raises.
+    """
+    from .sketch import sdd_violation
+
+    check_choice("method", method, _METHODS)
+    if method == "exact":
+        if eps is not None:
+            raise ValueError(
+                f"eps == {eps!r} is the accuracy of method='sketch'; method='exact' takes no eps."
+            )
+        return "exact"
+    if method == "sketch":
+        if C is not None:
+            raise ValueError(
+                "C is given but method='sketch' uses no covariance; pass method='exact' "
+                "to score with C."
+            )
+        if noise_tau != 0:
+            raise ValueError(
+                f"noise_tau == {noise_tau!r}: method='sketch' needs white noise "
+                "(noise_tau == 0), where C = sigma^2 (-A)^-1 / 2. Use method='exact' or "
+                "plasticsim.estimate_scores for coloured noise."
+            )
+        return "sketch"
+    n = A.shape[0]
+    if not is_sparse(A) or n <= SPARSE_EXACT_MAX_N or C is not None:
+        return "exact"
+    why = None
+    if noise_tau != 0:
+        why = f"noise_tau == {noise_tau!r} (the sketch needs white noise)"
+    elif not is_symmetric(A):
+        why = "A is not symmetric"
+    else:
+        why = sdd_violation(A)
+    if why is None:
+        return "sketch"
+    gb = 8.0 * n * n / 1e9
+    raise ValueError(
+        f"A is sparse with n == {n} > {SPARSE_EXACT_MAX_N} neurons and {why}, so "
+        "method='auto' has no scalable exact method: the sketch covers symmetric, "
+        "diagonally dominant A under white noise. Alternatives: method='exact' (forms "
+        f"the dense n x n covariance, {gb:.3g} GB, O(n^3) time) or "
+        "plasticsim.estimate_scores(A, duration, ...) (scores by simulation, any stable A)."
+    )
+
+
+def _sparse_score_values(A, i, j, a, C, *, sigma, noise_tau, method, eps, rng, sym):
+    """Scores of the synapses ``(i, j, a)`` of sparse ``A``, aligned with the list."""
+    if method == "sketch":
+        from .sketch import _sketch_values
+
+        return _sketch_values(A, i, j, a, sigma=sigma, eps=eps, rng=rng), None
+    n = A.shape[0]
+    if C is None:
+        C = noise_covariance(
+            A.toarray(),
+            sigma=sigma,
+            noise_tau=noise_tau,
+            structure="symmetric" if sym else "general",
+        )
+    else:
+        C = _check_covariance(C, n)
+    d = np.diag(C)
+    # The dense path's operations in its order: (C_ii + C_jj) - (2 sign(a)) C_ij, then
+    # times |a|, so the values agree with it to the bit.
+    s = d[i] + d[j]
+    s -= (2.0 * np.sign(a)) * C[i, j]
+    s *= np.abs(a)
+    np.maximum(s, 0.0, out=s)
+    return s, C
+
+
+def synapse_scores(A, C=None, *, sigma=1.0, noise_tau=0.0, method="auto", eps=None, rng=None):
     r"""Noise-prune score of every synapse.
 
     .. math:: s_{ij} = |a_{ij}| \left(C_{ii} + C_{jj} - 2\,\mathrm{sign}(a_{ij})\,C_{ij}\right)
@@ -90,25 +190,40 @@ def synapse_scores(A, C=None, *, sigma=1.0, noise_tau=0.0):
 
     Parameters
     ----------
-    A : array_like of shape (n, n)
+    A : array_like or scipy.sparse array of shape (n, n)
         Connectivity, row = postsynaptic, leak on the diagonal.
     C : array_like of shape (n, n), default=None
         Stationary covariance; computed with :func:`noise_covariance` when omitted.
     sigma, noise_tau : float
         Passed to :func:`noise_covariance` when ``C`` is omitted.
+    method : {"auto", "exact", "sketch"}, default="auto"
+        ``"exact"``: from the covariance (dense, ``n x n``). ``"sketch"``: random
+        projection and fast solves, for symmetric ``A`` with ``-A`` diagonally dominant
+        under white noise (:func:`plasticsim.sketch.sketch_scores`). ``"auto"``: exact
+        for dense input and for sparse input with ``n <= 4096``
+        (``plasticsim._sparse.SPARSE_EXACT_MAX_N``), the sketch for larger sparse
+        symmetric diagonally dominant input, and a ``ValueError`` naming the
+        alternatives (``method="exact"``, :func:`plasticsim.estimate_scores`) otherwise.
+    eps : float, default=None
+        Accuracy of the sketch (default :data:`plasticsim.sketch.DEFAULT_EPS`); only with
+        a method that may sketch.
+    rng : None, int or numpy.random.Generator, default=None
+        Random signs of the sketch.
 
     Returns
     -------
-    S : ndarray of shape (n, n)
+    S : ndarray of shape (n, n), or scipy.sparse.csr_array for sparse ``A``
         Scores; zero on the diagonal and wherever ``A`` has no synapse. Symmetric when
-        ``A`` is.
+        ``A`` is (the sketch too: both entries of a pair get the pair's score).
 
     Notes
     -----
-    ``O(n^2)`` time and memory once ``C`` is known. For symmetric ``A`` with white noise,
+    ``O(n^2)`` time and memory once ``C`` is known; sparse input stores only the ``m``
+    scores but the exact method still needs ``C``. For symmetric ``A`` with white noise,
     ``s_ij = (sigma^2 / 2) |a_ij| R_ij`` where ``R_ij = b^T (-A)^{-1} b``,
     ``b = e_i - sign(a) e_j``: the weight times the effective resistance of the edge
-    (Spielman & Srivastava's leverage score), up to ``sigma^2 / 2``.
+    (Spielman & Srivastava's leverage score), up to ``sigma^2 / 2``. The sketch
+    estimates exactly this in ``O(q m)`` for ``q = O(log n / eps^2)``.
 
     Examples
     --------
@@ -119,8 +234,28 @@ def synapse_scores(A, C=None, *, sigma=1.0, noise_tau=0.0):
     >>> bool(np.isclose(S[0, 1], abs(A[0, 1]) * (C[0, 0] + C[1, 1] - 2 * C[0, 1])))
     True
     """
-    A = check_matrix(A, "A")
+    sparse_in = is_sparse(A)
+    A = check_matrix_or_sparse(A, "A")
     _check_noise(sigma, noise_tau)
+    method = _resolve_method(A, method, C=C, noise_tau=noise_tau, eps=eps)
+    if sparse_in or method == "sketch":
+        As = A if sparse_in else sps.csr_array(A)
+        i, j, a = synapse_list(As)
+        s, _ = _sparse_score_values(
+            As,
+            i,
+            j,
+            a,
+            C,
+            sigma=sigma,
+            noise_tau=noise_tau,
+            method=method,
+            eps=eps,
+            rng=rng,
+            sym=is_symmetric(As),
+        )
+        S = from_list(As.shape[0], i, j, s)
+        return S if sparse_in else S.toarray()
     n = A.shape[0]
     C = (
         noise_covariance(A, sigma=sigma, noise_tau=noise_tau)
@@ -185,22 +320,25 @@ def _check_density_or_k(density, k) -> None:
         check_density(density)
 
 
-def _probabilities_from_scores(S: np.ndarray, mask: np.ndarray, density, k, what: str):
-    """``min(1, k S)`` on ``mask``, with ``k`` given or solved from ``density``."""
+def _k_from_values(values: np.ndarray, density, k, what: str) -> float:
+    """``k`` given, or solved so that ``sum min(1, k values) == density * values.size``."""
     _check_density_or_k(density, k)
     if k is not None:
-        k = float(k)
-    else:
-        density = float(density)
-        values = S[mask]
-        positive = values[values > 0]
-        target = density * values.size
-        if target > positive.size * (1 + 1e-12):
-            raise ValueError(
-                f"density == {density!r} asks to keep {target:.6g} of {values.size} synapses "
-                f"in expectation, but only {positive.size} have a positive {what}."
-            )
-        k = solve_k(positive, min(target, positive.size))
+        return float(k)
+    density = float(density)
+    positive = values[values > 0]
+    target = density * values.size
+    if target > positive.size * (1 + 1e-12):
+        raise ValueError(
+            f"density == {density!r} asks to keep {target:.6g} of {values.size} synapses "
+            f"in expectation, but only {positive.size} have a positive {what}."
+        )
+    return float(solve_k(positive, min(target, positive.size)))
+
+
+def _probabilities_from_scores(S: np.ndarray, mask: np.ndarray, density, k, what: str):
+    """``min(1, k S)`` on ``mask``, with ``k`` given or solved from ``density``."""
+    k = _k_from_values(S[mask], density, k, what)
     P = np.zeros_like(S)
     P[mask] = np.minimum(1.0, k * S[mask])
     return P, float(k)
@@ -216,12 +354,15 @@ def pruning_probabilities(
     noise_tau=0.0,
     symmetric="auto",
     return_k=False,
+    method="auto",
+    eps=None,
+    rng=None,
 ):
     """Keep probabilities ``p_ij = min(1, k s_ij)`` of the noise-prune rule.
 
     Parameters
     ----------
-    A : array_like of shape (n, n)
+    A : array_like or scipy.sparse array of shape (n, n)
         Stable connectivity, row = postsynaptic, leak on the diagonal.
     C : array_like of shape (n, n), default=None
         Stationary covariance; computed when omitted.
@@ -237,10 +378,12 @@ def pruning_probabilities(
         takes the Cholesky path.
     return_k : bool, default=False
         Also return the ``k`` used.
+    method, eps, rng
+        How the scores are computed; see :func:`synapse_scores`.
 
     Returns
     -------
-    P : ndarray of shape (n, n)
+    P : ndarray of shape (n, n), or scipy.sparse.csr_array for sparse ``A``
         Probabilities; zero on the diagonal and where there is no synapse, symmetric when
         ``A`` is.
     k : float
@@ -256,13 +399,39 @@ def pruning_probabilities(
     >>> bool(np.isclose(P.sum(), 0.2 * n_syn))
     True
     """
-    A = check_matrix(A, "A")
+    sparse_in = is_sparse(A)
+    A = check_matrix_or_sparse(A, "A")
     sym = check_symmetric(A, symmetric)
-    mask = check_has_synapses(A)
+    if sparse_in:
+        i, j, a = _sparse_synapses(A)
+    else:
+        mask = check_has_synapses(A)
     _check_density_or_k(density, k)
     _check_noise(sigma, noise_tau)
     if not isinstance(return_k, bool | np.bool_):
         raise TypeError(f"return_k must be True or False, got {return_k!r}.")
+    method = _resolve_method(A, method, C=C, noise_tau=noise_tau, eps=eps)
+    if sparse_in or method == "sketch":
+        As = A if sparse_in else sps.csr_array(A)
+        if not sparse_in:
+            i, j, a = synapse_list(As)
+        s, _ = _sparse_score_values(
+            As,
+            i,
+            j,
+            a,
+            C,
+            sigma=sigma,
+            noise_tau=noise_tau,
+            method=method,
+            eps=eps,
+            rng=rng,
+            sym=sym,
+        )
+        k_used = _k_from_values(s, density, k, "score")
+        P = from_list(As.shape[0], i, j, np.minimum(1.0, k_used * s))
+        P = P if sparse_in else P.toarray()
+        return (P, k_used) if return_k else P
     if C is None:
         C = noise_covariance(
             A, sigma=sigma, noise_tau=noise_tau, structure="symmetric" if sym else "general"
@@ -350,7 +519,7 @@ def control_probabilities(A, *, strategy, density, symmetric="auto"):
 
     Parameters
     ----------
-    A : array_like of shape (n, n)
+    A : array_like or scipy.sparse array of shape (n, n)
     strategy : {"weight", "uniform", "magnitude"}
         ``"weight"``: ``p = min(1, k |a|)`` with ``k`` solved for the density like the
         noise rule; ``"uniform"``: ``p = density`` for every synapse; ``"magnitude"``:
@@ -362,7 +531,12 @@ def control_probabilities(A, *, strategy, density, symmetric="auto"):
 
     Returns
     -------
-    P : ndarray of shape (n, n)
+    P : ndarray of shape (n, n), or scipy.sparse.csr_array for sparse ``A``
+
+    Notes
+    -----
+    Sparse input: ``O(m log m)``; stability is certified by the Gershgorin bound when
+    ``-A`` is strictly diagonally dominant, else by a dense or ARPACK eigenvalue check.
 
     Examples
     --------
@@ -371,6 +545,8 @@ def control_probabilities(A, *, strategy, density, symmetric="auto"):
     >>> control_probabilities(A, strategy="magnitude", density=1/3)[0, 1]
     np.float64(1.0)
     """
+    if is_sparse(A):
+        return _control_sparse(A, strategy, density, symmetric)
     A = check_matrix(A, "A")
     check_choice("strategy", strategy, _CONTROLS)
     density = check_density(density)
@@ -386,17 +562,49 @@ def control_probabilities(A, *, strategy, density, symmetric="auto"):
     # magnitude: deterministic top-|a|; ties broken by position (stable sort).
     pick = np.triu(mask, 1) if sym else mask
     idx = np.flatnonzero(pick)
-    n_keep = int(round(density * idx.size))
-    if n_keep == 0:
-        raise ValueError(
-            f"density == {density!r} keeps round({density!r} * {idx.size}) == 0 synapses "
-            f"with strategy='magnitude'; it must keep at least one."
-        )
+    n_keep = _n_keep_magnitude(density, idx.size)
     order = np.argsort(-np.abs(A.ravel()[idx]), kind="stable")
     P.ravel()[idx[order[:n_keep]]] = 1.0
     if sym:
         P = np.maximum(P, P.T)
     return P
+
+
+def _n_keep_magnitude(density: float, n_pick: int) -> int:
+    n_keep = int(round(density * n_pick))
+    if n_keep == 0:
+        raise ValueError(
+            f"density == {density!r} keeps round({density!r} * {n_pick}) == 0 synapses "
+            f"with strategy='magnitude'; it must keep at least one."
+        )
+    return n_keep
+
+
+def _control_sparse(A, strategy, density, symmetric) -> sps.csr_array:
+    """:func:`control_probabilities` for sparse ``A`` (same values as the dense path)."""
+    A = check_sparse_matrix(A, "A")
+    check_choice("strategy", strategy, _CONTROLS)
+    density = check_density(density)
+    sym = check_symmetric(A, symmetric)
+    i, j, a = _sparse_synapses(A)
+    check_sparse_stable(A)
+    n = A.shape[0]
+    if strategy == "weight":
+        w = np.abs(a)
+        k = _k_from_values(w, density, None, "weight")
+        return from_list(n, i, j, np.minimum(1.0, k * w))
+    if strategy == "uniform":
+        return from_list(n, i, j, np.full(i.size, density))
+    # magnitude: the synapse list is row-major like the dense path's flatnonzero, so the
+    # stable sort breaks ties identically.
+    pick = np.flatnonzero(i < j) if sym else np.arange(i.size)
+    n_keep = _n_keep_magnitude(density, pick.size)
+    order = np.argsort(-np.abs(a[pick]), kind="stable")
+    chosen = pick[order[:n_keep]]
+    ri, rj = i[chosen], j[chosen]
+    if sym:
+        ri, rj = np.concatenate([ri, rj]), np.concatenate([rj, ri])
+    return from_list(n, ri, rj, np.ones(ri.size))
 
 
 def _sample(A: np.ndarray, P: np.ndarray, sym: bool, gen: np.random.Generator) -> np.ndarray:
@@ -440,8 +648,8 @@ def sparsify(A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="aut
 
     Parameters
     ----------
-    A : array_like of shape (n, n)
-    P : array_like of shape (n, n)
+    A : array_like or scipy.sparse array of shape (n, n)
+    P : array_like or scipy.sparse array of shape (n, n)
         Keep probabilities in [0, 1] (off-diagonal entries are used).
     rng : None, int or numpy.random.Generator, default=None
     diagonal : {"matched", "original", "zero"}, default="matched"
@@ -457,7 +665,14 @@ def sparsify(A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="aut
 
     Returns
     -------
-    B : ndarray of shape (n, n)
+    B : ndarray of shape (n, n), or scipy.sparse.csr_array for sparse ``A``
+
+    Notes
+    -----
+    Dense: ``O(n^2)``. Sparse ``A``: ``O(m log m)`` for ``m`` synapses, one uniform per
+    synapse (per unordered pair when symmetric). For ``n <= 4096`` the uniforms are the
+    ones the dense path draws, so a sparse network and its dense twin give the same
+    pruned network with the same ``rng``; larger networks draw only ``m`` uniforms.
 
     Examples
     --------
@@ -467,7 +682,11 @@ def sparsify(A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="aut
     array([[-1.,  0.],
            [ 0., -1.]])
     """
+    if is_sparse(A):
+        return _sparsify_sparse(A, P, rng, diagonal, rescale, symmetric)
     A = check_matrix(A, "A")
+    if is_sparse(P):
+        P = check_sparse_matrix(P, "P").toarray()
     P = check_probability_matrix(P, A.shape[0])
     check_choice("diagonal", diagonal, _DIAGONAL_MODES)
     if not isinstance(rescale, bool | np.bool_):
@@ -479,6 +698,35 @@ def sparsify(A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="aut
     keep = _sample(A, P, sym, gen)
     keep &= A != 0
     return _apply(A, P, keep, diagonal, bool(rescale))
+
+
+def _check_sparse_probabilities(P, n: int) -> sps.csr_array:
+    P = check_sparse_matrix(P, "P") if is_sparse(P) else sps.csr_array(check_matrix(P, "P"))
+    if P.shape != (n, n):
+        raise ValueError(f"P has shape {P.shape}, must match A's shape {(n, n)}.")
+    if P.nnz:
+        lo, hi = float(P.data.min()), float(P.data.max())
+        if lo < 0 or hi > 1:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"P has an entry {bad!r}; probabilities must be in [0, 1].")
+    return P
+
+
+def _sparsify_sparse(A, P, rng, diagonal, rescale, symmetric) -> sps.csr_array:
+    A = check_sparse_matrix(A, "A")
+    n = A.shape[0]
+    P = _check_sparse_probabilities(P, n)
+    check_choice("diagonal", diagonal, _DIAGONAL_MODES)
+    if not isinstance(rescale, bool | np.bool_):
+        raise TypeError(f"rescale must be True or False, got {rescale!r}.")
+    sym = check_symmetric(A, symmetric)
+    if sym and not is_symmetric(P):
+        raise ValueError("symmetric A needs a symmetric P: P differs from P.T.")
+    _, gen = check_rng(rng, STREAM_SAMPLING)
+    i, j, a = synapse_list(A)
+    p = values_at(P, i, j)
+    keep = sample_uniforms(n, i, j, sym, gen) < p
+    return apply_sparse(A, i, j, a, p, keep, diagonal, bool(rescale))
 
 
 @dataclass(frozen=True)
@@ -493,41 +741,62 @@ class PruneResult:
         Keep probabilities ``p_ij``.
     kept : ndarray of bool, shape (n, n)
         Which synapses were kept.
-    covariance : ndarray of shape (n, n)
-        Stationary covariance of the original network.
+    covariance : ndarray of shape (n, n) or None
+        Stationary covariance of the original network; ``None`` when the scores were
+        sketched (no covariance is formed).
     scores : ndarray of shape (n, n)
     k : float
         The constant used (given, or solved from the density).
     seed : int
-        Seed of the sampling; ``noise_prune(A, ..., rng=seed)`` repeats the result.
+        Seed of the sampling (and of the sketch); ``noise_prune(A, ..., rng=seed)``
+        repeats the result.
+    n_synapses : int
+        Synapses of the original network.
+    method : {"exact", "sketch"}
+        How the scores were computed.
+
+    For sparse input every matrix is a ``scipy.sparse.csr_array`` (``kept`` of bool).
     """
 
     pruned: np.ndarray
     probabilities: np.ndarray
     kept: np.ndarray
-    covariance: np.ndarray
+    covariance: np.ndarray | None
     scores: np.ndarray
     k: float
     seed: int
     n_synapses: int = field(default=0)
+    method: str = "exact"
 
     @property
     def kept_fraction(self) -> float:
         """Fraction of the original synapses kept."""
+        if is_sparse(self.kept):
+            return float(self.kept.count_nonzero()) / self.n_synapses
         return float(np.count_nonzero(self.kept)) / self.n_synapses
 
 
 def noise_prune(
-    A, *, density=None, k=None, sigma=1.0, noise_tau=0.0, diagonal="matched", rng=None
+    A,
+    *,
+    density=None,
+    k=None,
+    sigma=1.0,
+    noise_tau=0.0,
+    diagonal="matched",
+    rng=None,
+    method="auto",
+    eps=None,
 ):
-    """Prune a network with the noise-prune rule (exact, offline).
+    """Prune a network with the noise-prune rule (offline).
 
-    Computes the stationary covariance, the scores, the probabilities (``k`` given or
-    solved from ``density``), and samples the pruned network.
+    Computes the scores (exactly from the stationary covariance, or sketched), the
+    probabilities (``k`` given or solved from ``density``), and samples the pruned
+    network.
 
     Parameters
     ----------
-    A : array_like of shape (n, n)
+    A : array_like or scipy.sparse array of shape (n, n)
         Stable connectivity with a leak (``A[i, i] < 0``) on the diagonal.
     density, k : float
         Exactly one: the expected kept fraction, or the global constant.
@@ -535,10 +804,15 @@ def noise_prune(
         Noise amplitude and correlation time (units of tau) that probe the network.
     diagonal : {"matched", "original", "zero"}, default="matched"
     rng : None, int or numpy.random.Generator, default=None
+        Seeds the sampling and, on an independent stream, the sketch.
+    method : {"auto", "exact", "sketch"}, default="auto"
+    eps : float, default=None
+        How the scores are computed; see :func:`synapse_scores`.
 
     Returns
     -------
     PruneResult
+        Sparse input gives sparse matrices (``csr_array``) in the result.
 
     Examples
     --------
@@ -550,13 +824,21 @@ def noise_prune(
     >>> bool(abs(res.kept_fraction - 0.2) < 0.05)
     True
     """
-    A = check_matrix(A, "A")
+    sparse_in = is_sparse(A)
+    A = check_matrix_or_sparse(A, "A")
     check_choice("diagonal", diagonal, _DIAGONAL_MODES)
     if diagonal == "matched":
         _check_leak(A, "diagonal='matched'")
     _check_density_or_k(density, k)
     _check_noise(sigma, noise_tau)
+    method = _resolve_method(A, method, C=None, noise_tau=noise_tau, eps=eps)
+    if sparse_in:
+        _sparse_synapses(A)
     seed, gen = check_rng(rng, STREAM_SAMPLING)  # last: bad input never advances rng
+    if sparse_in or method == "sketch":
+        return _noise_prune_sparse(
+            A, sparse_in, density, k, sigma, noise_tau, diagonal, seed, gen, method, eps
+        )
     sym = is_symmetric(A)
     mask = check_has_synapses(A)
     C = noise_covariance(
@@ -575,4 +857,46 @@ def noise_prune(
         k=k_used,
         seed=seed,
         n_synapses=int(mask.sum()),
+    )
+
+
+def _noise_prune_sparse(
+    A, sparse_in, density, k, sigma, noise_tau, diagonal, seed, gen, method, eps
+):
+    As = A if sparse_in else sps.csr_array(A)
+    n = As.shape[0]
+    sym = is_symmetric(As)
+    i, j, a = _sparse_synapses(As)
+    s, C = _sparse_score_values(
+        As,
+        i,
+        j,
+        a,
+        None,
+        sigma=sigma,
+        noise_tau=noise_tau,
+        method=method,
+        eps=eps,
+        rng=seed,
+        sym=sym,
+    )
+    k_used = _k_from_values(s, density, k, "score")
+    p = np.minimum(1.0, k_used * s)
+    keep = sample_uniforms(n, i, j, sym, gen) < p
+    B = apply_sparse(As, i, j, a, p, keep, diagonal, True)
+    P = from_list(n, i, j, p)
+    S = from_list(n, i, j, s)
+    kept = from_list(n, i[keep], j[keep], np.ones(int(keep.sum()), dtype=bool))
+    if not sparse_in:
+        B, P, S, kept = B.toarray(), P.toarray(), S.toarray(), kept.toarray()
+    return PruneResult(
+        pruned=B,
+        probabilities=P,
+        kept=kept,
+        covariance=C,
+        scores=S,
+        k=k_used,
+        seed=seed,
+        n_synapses=int(i.size),
+        method=method,
     )

@@ -2,6 +2,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sps
 
 from plasticsim import (
     control_probabilities,
@@ -435,3 +436,144 @@ def test_controls_refuse_unstable_and_empty_magnitude():
     pair = np.array([[-2.0, 1.0], [1.0, -2.0]])
     with pytest.raises(ValueError, match=r"keeps round\(0.1 \* 1\) == 0 synapses"):
         control_probabilities(pair, strategy="magnitude", density=0.1)
+
+
+# ---------------------------------------------------------------- sparse input
+
+
+def _pair_dense_sparse(symmetric, seed=20, n=40):
+    A = sparse_stable(n, 0.3, np.random.default_rng(seed), symmetric=symmetric)
+    return A, sps.csr_array(A)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_sparse_exact_equals_dense(symmetric):
+    """Small sparse input on the exact path: the dense path's numbers, sparse."""
+    A, As = _pair_dense_sparse(symmetric)
+    S, Ss = synapse_scores(A), synapse_scores(As)
+    assert isinstance(Ss, sps.csr_array)
+    np.testing.assert_array_equal(Ss.toarray(), S)
+    P, k = pruning_probabilities(A, density=0.2, return_k=True)
+    Ps, ks = pruning_probabilities(As, density=0.2, return_k=True)
+    assert isinstance(Ps, sps.csr_array) and ks == k
+    np.testing.assert_array_equal(Ps.toarray(), P)
+    np.testing.assert_array_equal(
+        pruning_probabilities(As, k=3.0).toarray(), pruning_probabilities(A, k=3.0)
+    )
+    for strategy in ("weight", "uniform", "magnitude"):
+        Pc = control_probabilities(As, strategy=strategy, density=0.3)
+        assert isinstance(Pc, sps.csr_array)
+        np.testing.assert_array_equal(
+            Pc.toarray(), control_probabilities(A, strategy=strategy, density=0.3)
+        )
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("diagonal", ["matched", "original", "zero"])
+def test_sparse_sampling_equals_dense(symmetric, diagonal):
+    """Same rng -> same kept synapses; the matched diagonal to round-off (its row sums
+    add the same numbers in another order)."""
+    A, As = _pair_dense_sparse(symmetric)
+    P = pruning_probabilities(A, density=0.3)
+    off = ~np.eye(A.shape[0], dtype=bool)
+    for rescale in (True, False):
+        B = sparsify(A, P, rng=7, diagonal=diagonal, rescale=rescale)
+        Bs = sparsify(As, sps.csr_array(P), rng=7, diagonal=diagonal, rescale=rescale)
+        assert isinstance(Bs, sps.csr_array)
+        np.testing.assert_array_equal(Bs.toarray()[off], B[off])
+        np.testing.assert_allclose(Bs.diagonal(), np.diag(B), rtol=1e-13, atol=0)
+    res, ress = noise_prune(A, density=0.3, rng=9), noise_prune(As, density=0.3, rng=9)
+    np.testing.assert_array_equal(ress.kept.toarray(), res.kept)
+    np.testing.assert_array_equal(ress.pruned.toarray()[off], res.pruned[off])
+    np.testing.assert_array_equal(ress.covariance, res.covariance)
+    assert ress.kept_fraction == res.kept_fraction and ress.k == res.k
+    assert ress.method == res.method == "exact"
+
+
+def test_sparse_large_sampling_is_unbiased_and_symmetric():
+    """n > 4096: one uniform per unordered pair. E[A'] = A off the diagonal; the kept
+    count of m independent Bernoulli(p) pairs has sd sqrt(m p (1 - p))."""
+    n = 5000
+    i = np.arange(n)
+    W = sps.coo_array((np.ones(2 * n), (np.r_[i, i], np.r_[(i + 1) % n, (i + 7) % n])))
+    W = (W + W.T).tocsr()
+    As = (W - sps.diags_array(np.full(n, 4.5))).tocsr()
+    P = (W != 0).astype(float) * 0.3
+    B = sparsify(As, P, rng=1)
+    assert isinstance(B, sps.csr_array)
+    assert (B - B.T).count_nonzero() == 0
+    kept_pairs = (sps.triu(B, 1) != 0).sum()
+    m = 2 * n
+    assert abs(kept_pairs - 0.3 * m) < 4 * np.sqrt(m * 0.3 * 0.7)
+    np.testing.assert_allclose(sps.triu(B, 1).data, 1 / 0.3)
+    assert (sparsify(As, P, rng=1) != B).nnz == 0  # reproducible
+
+
+def test_sketch_method_on_dense_and_sparse_prune():
+    A = sparse_stable(60, 0.3, np.random.default_rng(3))
+    res = noise_prune(sps.csr_array(A), density=0.3, rng=2, method="sketch")
+    assert res.method == "sketch" and res.covariance is None
+    assert isinstance(res.pruned, sps.csr_array)
+    dense = noise_prune(A, density=0.3, rng=2, method="sketch")
+    np.testing.assert_array_equal(dense.pruned, res.pruned.toarray())
+    # the sketch draws on its own stream: the same seed gives the same scores
+    np.testing.assert_array_equal(res.scores.toarray(), synapse_scores(A, method="sketch", rng=2))
+    assert bool(abs(res.kept_fraction - 0.3) < 0.1)
+
+
+def _large_nonsymmetric():
+    n = 5000
+    i = np.arange(n)
+    W = sps.csr_array((np.full(n, 0.5), (i, (i + 1) % n)), shape=(n, n))
+    return (W - sps.eye_array(n)).tocsr()
+
+
+@pytest.mark.parametrize(
+    "A, kwargs, match",
+    [
+        (_large_nonsymmetric(), {}, r"n == 5000 > 4096.*A is not symmetric.*method='exact'"),
+        (
+            # symmetric, leak 0.9 < sum |a| == 1 (raised before any work)
+            _large_nonsymmetric() + _large_nonsymmetric().T + 1.1 * sps.eye_array(5000),
+            {},
+            "not diagonally dominant.*estimate_scores",
+        ),
+        (
+            sps.csr_array(np.array([[-2.0, 1.0], [1.0, -2.0]])),
+            {"method": "sketch", "noise_tau": 1.0},
+            "needs white noise",
+        ),
+        (sps.csr_array(np.array([[-2.0, 1.0], [1.0, -2.0]])), {"method": "lu"}, "method == 'lu'"),
+        (
+            sps.csr_array(np.array([[-2.0, 1.0], [1.0, -2.0]])),
+            {"method": "exact", "eps": 0.5},
+            "takes no eps",
+        ),
+        (
+            sps.csr_array(np.array([[-2.0, 1.0], [1.0, -2.0]])),
+            {"method": "sketch", "C": np.eye(2)},
+            "uses no covariance",
+        ),
+    ],
+)
+def test_method_bad_input(A, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        synapse_scores(A, **kwargs)
+
+
+def test_sparse_bad_input():
+    with pytest.raises(ValueError, match=r"shape \(2, 3\), must be square"):
+        synapse_scores(sps.csr_array(np.ones((2, 3))))
+    with pytest.raises(TypeError, match="must be real"):
+        synapse_scores(sps.csr_array(np.eye(2) * (1 + 1j)))
+    with pytest.raises(ValueError, match=r"non-finite entry A\[1, 0\] == nan"):
+        synapse_scores(sps.csr_array(np.array([[-1.0, 0.0], [np.nan, -1.0]])))
+    with pytest.raises(ValueError, match="no synapses"):
+        pruning_probabilities(sps.eye_array(3) * -1.0, density=0.5)
+    As = sps.csr_array(np.array([[-2.0, 1.0], [1.0, -2.0]]))
+    with pytest.raises(ValueError, match=r"P has an entry 1.5"):
+        sparsify(As, As * 0 + sps.csr_array(np.array([[0, 1.5], [1.5, 0]])))
+    with pytest.raises(ValueError, match=r"P has shape \(3, 3\)"):
+        sparsify(As, sps.eye_array(3))
+    with pytest.raises(ValueError, match="not stable"):
+        control_probabilities(-As, strategy="weight", density=0.5)

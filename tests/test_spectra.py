@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
+import scipy.sparse as sps
 
-from plasticsim.spectra import compare_spectra, match_eigenvalues, quadratic_form_range
+from plasticsim import noise_prune
+from plasticsim.networks import clustered, clustered_asymmetric
+from plasticsim.spectra import (
+    compare_spectra,
+    match_eigenvalues,
+    quadratic_form_range,
+    slowest_eigenvalues,
+)
 
 
 def sym_stable(n, seed):
@@ -121,3 +129,87 @@ def test_slowest_error_and_qf_bad_input():
         quadratic_form_range(np.array([[-1.0, 1.0], [0.0, -1.0]]), -np.eye(2))
     with pytest.raises(ValueError, match="positive definite"):
         quadratic_form_range(np.eye(2), -np.eye(2))
+
+
+# ------------------------------------------------------------------ sparse input
+
+
+@pytest.fixture(scope="module")
+def pruned_pair():
+    A = clustered([60, 40, 50], p_in=0.6, p_out=0.01, leak=0.1, rng=2)
+    B = noise_prune(A, density=0.3, rng=4).pruned
+    return A, B
+
+
+@pytest.mark.parametrize("solver", ["auto", "lanczos", "lobpcg", "shift-invert"])
+def test_sparse_symmetric_matches_dense(pruned_pair, solver):
+    A, B = pruned_pair
+    k = 6
+    dense = compare_spectra(A, B)
+    sp = compare_spectra(sps.csr_array(A), sps.csr_array(B), slowest=k, solver=solver)
+    assert sp.method == "sparse" and dense.method == "dense"
+    assert sp.solver == ("lanczos" if solver == "auto" else solver)
+    # LOBPCG accepts residuals <= 1e-6 max|A| (an eigenvalue error <= r^2 / gap near
+    # convergence); shift-invert Lanczos converges to ARPACK's machine tolerance
+    np.testing.assert_allclose(sp.eigenvalues, dense.eigenvalues[:k], rtol=1e-7)
+    np.testing.assert_allclose(sp.matched, dense.matched[:k], rtol=1e-7)
+    np.testing.assert_allclose(sp.relative_errors, dense.relative_errors[:k], atol=1e-6)
+    np.testing.assert_allclose(sp.rayleigh, dense.rayleigh[:k], rtol=1e-5)
+    np.testing.assert_allclose(sp.cosines, dense.cosines[:k], rtol=1e-5)
+    # what needs the whole spectrum is not computed ...
+    assert sp.qf_min is None and sp.qf_max is None and sp.epsilon is None
+    # ... the probe range stands in, and lies inside the certified range over all x
+    assert dense.qf_min - 1e-9 <= sp.qf_probe_min <= sp.qf_probe_max <= dense.qf_max + 1e-9
+    assert sp.n_probes == 20
+    assert sp.slowest_error(k) == pytest.approx(dense.slowest_error(k), abs=1e-6)
+    with pytest.raises(ValueError, match="only the 6 slowest modes were computed"):
+        sp.slowest_error(7)
+    summ = sp.summary()
+    assert summ["method"] == "sparse" and summ["n_modes"] == k
+    assert summ["eig_rel_err_mean"] is None and "qf_epsilon" not in summ
+    assert summ["slowest5_rel_err_max"] == pytest.approx(dense.slowest_error(5), abs=1e-6)
+
+
+def test_sparse_general_matches_dense():
+    A = clustered_asymmetric([30, 20, 25], p_in=0.5, p_out=0.02, leak=0.2, rng=3)
+    B = A * 1.02
+    sp = compare_spectra(sps.csr_array(A), sps.csr_array(B), slowest=4)
+    dense = compare_spectra(A, B)
+    assert not sp.symmetric and sp.solver == "lanczos" and sp.rayleigh is None
+    np.testing.assert_allclose(sp.eigenvalues, dense.eigenvalues[:4], rtol=1e-8)
+    np.testing.assert_allclose(sp.relative_errors, 0.02, rtol=1e-6)
+    np.testing.assert_allclose(
+        slowest_eigenvalues(sps.csr_array(A), 4), dense.eigenvalues[:4], rtol=1e-8
+    )
+
+
+def test_dense_slowest_truncates_only_the_arrays(pruned_pair):
+    A, B = pruned_pair
+    full, cut = compare_spectra(A, B), compare_spectra(A, B, slowest=3)
+    for name in ("eigenvalues", "matched", "relative_errors", "rayleigh", "cosines"):
+        np.testing.assert_array_equal(getattr(cut, name), getattr(full, name)[:3])
+    assert cut.qf_min == full.qf_min and cut.method == "dense"
+
+
+def test_sparse_bad_input(pruned_pair):
+    A, _ = pruned_pair
+    As = sps.csr_array(A)
+    with pytest.raises(ValueError, match=r"slowest == 149, must be < n - 1 == 149"):
+        compare_spectra(As, As, slowest=149)
+    with pytest.raises(ValueError, match="solver == 'qr'"):
+        compare_spectra(As, As, solver="qr")
+    with pytest.raises(ValueError, match=r"B has shape \(2, 2\), must match"):
+        compare_spectra(As, sps.eye_array(2))
+    with pytest.raises(TypeError, match="slowest must be an integer"):
+        compare_spectra(As, As, slowest=2.5)
+    with pytest.raises(ValueError, match="k == 0"):
+        slowest_eigenvalues(As, 0)
+
+
+def test_fragments_repeated_eigenvalues_are_all_found():
+    """Pruned-off fragments each contribute -slack: the same eigenvalue many times."""
+    A = clustered([30] * 8, p_in=0.5, p_out=0.002, leak=0.5, n_strong=0, rng=1)
+    B = noise_prune(A, density=0.05, rng=2).pruned
+    ref = np.linalg.eigvalsh(B)[::-1][:12]
+    assert np.sum(np.isclose(ref, ref[0])) >= 3  # the test has repeated eigenvalues
+    np.testing.assert_allclose(slowest_eigenvalues(sps.csr_array(B), 12), ref, rtol=1e-9)
