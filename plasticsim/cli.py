@@ -228,6 +228,9 @@ def summary_table(metrics: dict) -> str:
     slowest = list(dict.fromkeys(min(m, n) for m in slowest))
     header += [f"slowest-{m} err" for m in slowest]
     header += ["median eig err", "traj err"]
+    sparse = any("fragments" in e for e in metrics["methods"].values())
+    if sparse:  # sparse networks: the groups cut loose, beside the slowest-mode errors
+        header += ["groups", "isolated"]
     rows = []
     for name, entry in metrics["methods"].items():
         spectra = entry.get("spectra", {})
@@ -236,6 +239,9 @@ def summary_table(metrics: dict) -> str:
         row += [_fmt(spectra.get(f"slowest{m}_rel_err_max")) for m in slowest]
         row.append(_fmt(spectra.get("eig_rel_err_median")))
         row.append("unstable" if dyn.get("skipped") else _fmt(dyn.get("trajectory_error_mean")))
+        if sparse:
+            frag = entry.get("fragments", {})
+            row += [str(frag.get("components", "-")), str(frag.get("isolated", "-"))]
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = [
@@ -273,6 +279,12 @@ def _describe(metrics: dict, path: Path | None) -> str:
         "error of the m slowest modes; traj err: mean relative trajectory error under",
         "identical noise ('-' where not computed).",
     ]
+    if "not_computed" in metrics:
+        lines += [
+            "groups: connected groups of neurons after pruning; isolated: neurons left",
+            "without a synapse (each adds an eigenvalue at minus its leak).",
+        ]
+        lines += [f"not computed: {k} ({v})" for k, v in metrics["not_computed"].items()]
     for text in metrics.get("warnings", []):
         lines.append(f"warning: {text}")
     if path is not None:

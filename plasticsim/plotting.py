@@ -19,7 +19,9 @@ from matplotlib.patches import Rectangle
 
 __all__ = [
     "pool_blocks",
+    "pool_sparse",
     "plot_structure",
+    "plot_structure_sparse",
     "plot_spectra",
     "plot_trajectory_errors",
     "plot_online_states",
@@ -123,6 +125,67 @@ def pool_blocks(M, block, *, how):
     return out
 
 
+def pool_sparse(M, block, *, how):
+    """:func:`pool_blocks` for a ``scipy.sparse`` matrix: the stored entries only.
+
+    The stored entries play the part of the non-NaN entries of :func:`pool_blocks`: a
+    tile without a stored entry is NaN. Nothing ``n x n`` is formed.
+
+    Parameters
+    ----------
+    M : scipy.sparse array of shape (n, n)
+    block : int >= 1
+    how : {"absmax", "mean"}
+
+    Returns
+    -------
+    ndarray of shape (ceil(n / block), ceil(n / block))
+
+    Notes
+    -----
+    ``O(m log m)`` time for ``m`` stored entries (a sort for ``"absmax"``), ``O(m)``
+    memory plus the pooled image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sps
+    >>> M = sps.csr_array(([-2.0, 1.0, 3.0], ([0, 4, 5], [5, 4, 5])), shape=(6, 6))
+    >>> pool_sparse(M, 3, how="absmax")
+    array([[nan, -2.],
+           [nan,  3.]])
+    >>> pool_sparse(M, 3, how="mean")
+    array([[nan, -2.],
+           [nan,  2.]])
+    """
+    import scipy.sparse as sps
+
+    if not sps.issparse(M) or M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise TypeError(f"M must be a square scipy.sparse matrix, got {type(M).__name__}.")
+    if isinstance(block, bool) or not isinstance(block, int | np.integer):
+        raise TypeError(f"block == {block!r}, must be an integer.")
+    if block < 1:
+        raise ValueError(f"block == {block!r}, must be >= 1.")
+    if how not in _POOLINGS:
+        raise ValueError(f"how == {how!r}, must be one of {_POOLINGS}.")
+    C = sps.coo_array(M)
+    C.sum_duplicates()
+    nb = -(-M.shape[0] // int(block))
+    key = (C.row.astype(np.int64) // block) * nb + C.col.astype(np.int64) // block
+    out = np.full(nb * nb, np.nan)
+    if how == "absmax":
+        order = np.lexsort((np.abs(C.data), key))
+        last = np.ones(order.size, dtype=bool)
+        last[:-1] = key[order][1:] != key[order][:-1]
+        out[key[order][last]] = C.data[order][last]
+    else:
+        count = np.bincount(key, minlength=nb * nb)
+        total = np.bincount(key, weights=C.data, minlength=nb * nb)
+        present = count > 0
+        out[present] = total[present] / count[present]
+    return out.reshape(nb, nb)
+
+
 def _extend(data, vmin, vmax) -> str:
     """Colour-bar ``extend`` for the values of ``data`` beyond ``[vmin, vmax]``."""
     finite = data[np.isfinite(data)]
@@ -149,8 +212,15 @@ def _matrix_panel(
     vmin=None,
     vmax=None,
 ):
-    """One matrix as an image in neuron coordinates, pooled into ``block``-tiles if > 1."""
-    shown = pool_blocks(M, block, how=how) if block > 1 else M
+    """One matrix as an image in neuron coordinates, pooled into ``block``-tiles if > 1.
+
+    A sparse ``M`` shows its stored entries (the others are blank), pooled sparsely."""
+    import scipy.sparse as sps
+
+    if sps.issparse(M):
+        shown = pool_sparse(M, block, how=how)
+    else:
+        shown = pool_blocks(M, block, how=how) if block > 1 else M
     edge = shown.shape[0] * block - 0.5
     im = ax.imshow(
         shown,
@@ -280,6 +350,100 @@ def plot_structure(A, C, P, *, labels=None, title=None, max_blocks=300) -> Figur
         **common,
     )
     fig.suptitle(title or f"network structure and the noise-prune rule (n = {n})")
+    return fig
+
+
+def plot_structure_sparse(A, S, P, *, pruned=None, labels=None, title=None, max_blocks=300):
+    """The structure panels for a sparse network, pooled, without any ``n x n`` array.
+
+    Weights, covariance difference ``s_ij / |a_ij|`` (the variance of
+    ``x_i - sign(a) x_j``; the scores' own estimate, e.g. sketched), keep probabilities,
+    and the weights of a pruned network. The covariance itself is ``n x n`` and not
+    drawn. Each panel pools tiles of ``ceil(n / max_blocks)`` neurons
+    (:func:`pool_sparse`; weights by the largest ``|a_ij|``, the rest by their mean over
+    the tile's synapses), as :func:`plot_structure` does.
+
+    Parameters
+    ----------
+    A, S, P : scipy.sparse array of shape (n, n)
+        Connectivity, scores and keep probabilities (``S`` and ``P`` on the synapses).
+    pruned : scipy.sparse array of shape (n, n), default=None
+        A pruned network (the fourth panel); ``None`` leaves the panel out.
+    labels : ndarray of int, shape (n,), default=None
+    title : str, default=None
+    max_blocks : int, default=300
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    ``O(m log m)`` time for ``m`` synapses.
+    """
+    import scipy.sparse as sps
+
+    from ._sparse import from_list, synapse_list, values_at
+
+    n = A.shape[0]
+    if isinstance(max_blocks, bool) or not isinstance(max_blocks, int | np.integer):
+        raise TypeError(f"max_blocks == {max_blocks!r}, must be an integer.")
+    if max_blocks < 1:
+        raise ValueError(f"max_blocks == {max_blocks!r}, must be >= 1.")
+    block = -(-n // int(max_blocks))
+    A = sps.csr_array(A)
+    i, j, a = synapse_list(A)
+    W = from_list(n, i, j, a)
+    D = from_list(n, i, j, values_at(sps.csr_array(S), i, j) / np.abs(a))
+    Pv = from_list(n, i, j, values_at(sps.csr_array(P), i, j))
+    panels = 4 if pruned is not None else 3
+    fig = Figure(figsize=(11, 9.5) if panels == 4 else (16, 5.2), layout="constrained")
+    axes = fig.subplots(2, 2).ravel() if panels == 4 else fig.subplots(1, 3)
+    common = {"block": block, "n": n, "labels": labels}
+    top = float(np.percentile(np.abs(a), 99.5))
+    scale = (
+        {"cmap": "RdBu_r", "norm": TwoSlopeNorm(0.0, -top, top)}
+        if a.min() < 0
+        else {"cmap": "viridis", "vmin": 0.0, "vmax": top}
+    )
+    _matrix_panel(fig, axes[0], W, "weights", "weight a_ij (1/τ)", how="absmax", **common, **scale)
+    _matrix_panel(
+        fig,
+        axes[1],
+        D,
+        "covariance difference (from the scores)",
+        "s_ij / |a_ij| = C_ii + C_jj − 2 sign(a_ij) C_ij",
+        cmap="magma",
+        how="mean",
+        **common,
+    )
+    _matrix_panel(
+        fig,
+        axes[2],
+        Pv,
+        "keep probability",
+        "p_ij = min(1, k s_ij)",
+        cmap="magma",
+        vmin=0.0,
+        vmax=1.0,
+        how="mean",
+        **common,
+    )
+    if pruned is not None:
+        bi, bj, b = synapse_list(sps.csr_array(pruned))
+        _matrix_panel(
+            fig,
+            axes[3],
+            from_list(n, bi, bj, b),
+            "weights after noise-prune",
+            "weight b_ij (1/τ)",
+            how="absmax",
+            **common,
+            **scale,
+        )
+    fig.suptitle(
+        title or f"network structure and the noise-prune rule (n = {n}, covariance not drawn)"
+    )
     return fig
 
 
@@ -678,14 +842,27 @@ def result_figures(results) -> dict:
     figs = {}
     # A structure panel is about 3.1 inches wide: at most one matrix row per pixel.
     dpi = model.get("output", {}).get("dpi", 120)
-    figs["structure"] = plot_structure(
-        arrays["matrix_original"],
-        arrays["covariance"],
-        arrays["probabilities"],
-        labels=arrays.get("labels"),
-        max_blocks=max(1, int(3.0 * dpi)),
-        title=f"{name}: weights, covariance, covariance difference, probabilities",
-    )
+    import scipy.sparse as sps
+
+    if sps.issparse(arrays["matrix_original"]):
+        figs["structure"] = plot_structure_sparse(
+            arrays["matrix_original"],
+            arrays["scores"],
+            arrays["probabilities"],
+            pruned=arrays.get("matrix_noise"),
+            labels=arrays.get("labels"),
+            max_blocks=max(1, int(3.0 * dpi)),
+            title=f"{name}: weights, covariance difference, probabilities (pooled)",
+        )
+    else:
+        figs["structure"] = plot_structure(
+            arrays["matrix_original"],
+            arrays["covariance"],
+            arrays["probabilities"],
+            labels=arrays.get("labels"),
+            max_blocks=max(1, int(3.0 * dpi)),
+            title=f"{name}: weights, covariance, covariance difference, probabilities",
+        )
     spectral = [m for m in methods if f"eigenvalues_{m}" in arrays]
     if spectral:
         figs["spectra"] = plot_spectra(

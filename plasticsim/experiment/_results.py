@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sps
 
 from ._signals import deferred_signals
 
@@ -144,7 +145,11 @@ class Results:
         ``matrix_original``, ``covariance``, ``scores``, ``probabilities`` (the exact
         rule); per method ``matrix_<m>``, ``probabilities_<m>``, ``eigenvalues_<m>``,
         ``relative_errors_<m>``, ``trajectory_error_<m>``; ``eigenvalues_original``,
-        ``times``; ``labels`` (clusters, E/I); ``online_*`` for online runs.
+        ``times``; ``labels`` (clusters, E/I); ``online_*`` for online runs. A sparse
+        network (``network.params.sparse = true``) gives ``scipy.sparse.csr_array``
+        matrices (no ``covariance``; ``scores`` per synapse), stored in ``arrays.npz`` as
+        their CSR parts ``<name>__data``, ``__indices``, ``__indptr``, ``__shape``, and
+        the spectra of the slowest modes only.
     path : pathlib.Path or None
         Where the results were saved, if they were.
     """
@@ -202,7 +207,7 @@ class Results:
             with open(tmp / "metrics.json", "w", encoding="utf-8") as fh:
                 json.dump(metrics, fh, indent=2, allow_nan=False)
                 fh.write("\n")
-            np.savez_compressed(tmp / "arrays.npz", **self.arrays)
+            np.savez_compressed(tmp / "arrays.npz", **_csr_parts(self.arrays))
             for stem, fig in figures.items():
                 fig.savefig(tmp / f"{stem}.png", dpi=self.model["output"]["dpi"])
             with deferred_signals():
@@ -264,6 +269,39 @@ def _replace_dir(tmp: Path, target: Path, force: bool) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+#: Suffixes of the arrays that store a sparse matrix ``M`` in ``arrays.npz``: its CSR
+#: parts ``M__data``, ``M__indices``, ``M__indptr`` and ``M__shape``.
+_CSR_PARTS = ("data", "indices", "indptr", "shape")
+
+
+def _csr_parts(arrays: dict) -> dict:
+    """``arrays`` with every sparse matrix replaced by its CSR parts (never ``n x n``)."""
+    out = {}
+    for key, value in arrays.items():
+        if sps.issparse(value):
+            M = sps.csr_array(value)
+            out[f"{key}__data"] = M.data
+            out[f"{key}__indices"] = M.indices
+            out[f"{key}__indptr"] = M.indptr
+            out[f"{key}__shape"] = np.array(M.shape, dtype=np.int64)
+        else:
+            out[key] = value
+    return out
+
+
+def _from_csr_parts(arrays: dict) -> dict:
+    """The inverse of :func:`_csr_parts`: CSR parts become ``scipy.sparse.csr_array``."""
+    out = {}
+    for key, value in arrays.items():
+        stem, _, part = key.rpartition("__")
+        if stem and part == "shape" and all(f"{stem}__{p}" in arrays for p in _CSR_PARTS):
+            data, indices, indptr = (arrays[f"{stem}__{p}"] for p in _CSR_PARTS[:3])
+            out[stem] = sps.csr_array((data, indices, indptr), shape=tuple(int(v) for v in value))
+        elif not (stem and part in _CSR_PARTS and f"{stem}__shape" in arrays):
+            out[key] = value
+    return out
+
+
 def read_results(path) -> Results:
     """Load a saved result directory (``metrics.json`` and ``arrays.npz``).
 
@@ -280,5 +318,5 @@ def read_results(path) -> Results:
     arrays = {}
     if (path / "arrays.npz").is_file():
         with np.load(path / "arrays.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+            arrays = _from_csr_parts({k: z[k] for k in z.files})
     return Results(model=metrics["model"], metrics=metrics, arrays=arrays, path=path)

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import check_rng, spectral_abscissa
+from .._validation import check_rng, is_sparse, spectral_abscissa
 from ._model import Model, _plain_copy, load_model
-from ._network import _build_network, _kept_fraction
+from ._network import _build_network, _kept_fraction, fragments
 from ._online import _run_online
 from ._progress import LogProgress, _phase
 from ._results import Results, _check_target
-from ._schema import METHODS
+from ._schema import METHODS, _fail
 
 __all__ = ["run_model"]
 
@@ -94,14 +94,20 @@ class _Run:
         with self.phase("network", "network"):
             A, labels, info = _build_network(self.model, self.seeds["network"])
         self.A, self.info, self.n_syn = A, info, info["n_synapses"]
+        self.sparse = is_sparse(A)
         self.arrays["matrix_original"] = A
         if labels is not None:
             self.arrays["labels"] = labels
         kind = "symmetric" if info["symmetric"] else "asymmetric"
+        kind += ", sparse" if self.sparse else ""
         log.info("network: %d neurons, %d synapses, %s", info["n"], self.n_syn, kind)
+        if self.sparse:
+            info["fragments"] = fragments(A)
 
     def rule(self):
         """Covariance, scores and the exact rule's probabilities (for every method)."""
+        if self.sparse:
+            return self._rule_sparse()
         from ..covariance import noise_covariance
         from ..rule import pruning_probabilities, synapse_scores
 
@@ -117,6 +123,49 @@ class _Run:
         # Controls prune to the same expected density as the rule (given, or from k).
         self.density = pr["density"] or self._expected_density(P)
         self.arrays.update(covariance=C, scores=S, probabilities=P)
+
+    def _rule_sparse(self):
+        """Scores (sketched for large networks) and probabilities, never ``n x n``.
+
+        The scores are drawn from the stage seed ``noise`` (the sketch's random signs);
+        the sampling of the offline rule uses the same seed on another stream
+        (:func:`plasticsim.rule.sparsify`).
+        """
+        from .._sparse import from_list, synapse_list
+        from ..rule import _k_from_values, _resolve_method, synapse_scores
+
+        noise, pr = self.cfg["noise"], self.cfg["pruning"]
+        try:
+            method = _resolve_method(
+                self.A, pr["method"], C=None, noise_tau=noise["tau_noise"], eps=pr["eps"]
+            )
+        except ValueError as exc:
+            raise _fail(self.model.source, "pruning.method", f"pruning.method: {exc}") from None
+        label = f"scores ({method}) and probabilities"
+        with self.phase("probabilities", label):
+            S = synapse_scores(
+                self.A,
+                sigma=noise["sigma"],
+                noise_tau=noise["tau_noise"],
+                method=method,
+                eps=pr["eps"],
+                rng=self.seeds["noise"],
+            )
+            i, j, s = synapse_list(S)
+            k = _k_from_values(s, pr["density"], pr["k"], "score")
+            P = from_list(S.shape[0], i, j, np.minimum(1.0, k * s))
+        self.C, self.P, self.k = None, P, k
+        self.density = pr["density"] or self._expected_density(P)
+        self.arrays.update(scores=S, probabilities=P)
+        self.extra["scores"] = {"method": method, "eps": pr["eps"]}
+        self.extra["not_computed"] = {
+            "covariance": "an n x n array: a sparse network stores the synapses' scores "
+            "(arrays 'scores') instead",
+            "whole_spectrum": "the spectra cover the slowest modes only (evaluation.slowest); "
+            "whole-spectrum statistics are null",
+            "dynamics": "plasticsim.dynamics simulates dense matrices "
+            "(evaluation.dynamics.enabled = false)",
+        }
 
     def offline(self):
         from ..rule import sparsify
@@ -154,12 +203,23 @@ class _Run:
         self.matrices[name] = B
         self.arrays[f"matrix_{name}"] = B
         entry = {"kept_fraction": _kept_fraction(self.A, B)}
+        if self.sparse:
+            entry["fragments"] = fragments(B)
         if P is not None:
             self.arrays[f"probabilities_{name}"] = P
             entry["expected_density"] = self._expected_density(P)
         entry.update(extra)
         self.methods[name] = entry
         log.info("%s: kept %.1f%% of the synapses", name, 100 * entry["kept_fraction"])
+        if self.sparse:
+            f = entry["fragments"]
+            log.info(
+                "%s: %d connected groups, %d isolated neurons, largest group %d",
+                name,
+                f["components"],
+                f["isolated"],
+                f["largest"],
+            )
 
     def _expected_density(self, P: np.ndarray) -> float:
         """Expected fraction of the synapses kept with probabilities ``P``."""
@@ -169,9 +229,12 @@ class _Run:
         from ..spectra import compare_spectra
 
         slowest = tuple(self.cfg["evaluation"]["slowest"])
-        with self.phase("spectra", "spectra", total=len(self.matrices)) as advance:
+        # Sparse: only the slowest max(slowest) modes (Lanczos per connected group).
+        modes = max(slowest) if self.sparse else None
+        label = f"spectra ({modes} slowest modes)" if self.sparse else "spectra"
+        with self.phase("spectra", label, total=len(self.matrices)) as advance:
             for name, B in self.matrices.items():
-                cmp = compare_spectra(self.A, B)
+                cmp = compare_spectra(self.A, B, slowest=modes)
                 # A's eigenvalues, slowest first (the same order for every method).
                 self.arrays["eigenvalues_original"] = cmp.eigenvalues
                 self.arrays[f"eigenvalues_{name}"] = cmp.matched

@@ -283,6 +283,12 @@ _PRUNING = {
     "offline": _Bool("run the exact noise-prune rule", True),
     "online": _Bool("run the online Brian2 sleep simulator", False),
     "controls": _List("baselines at the same density", _Choice("", _CONTROLS), (), unique=True),
+    "method": _Choice(
+        "scores: exact covariance, or sketched (sparse networks)",
+        ("auto", "exact", "sketch"),
+        "auto",
+    ),
+    "eps": _F("accuracy of the sketched scores (default: plasticsim.sketch.DEFAULT_EPS)", gt=0),
 }
 _ONLINE = {
     "target": _Choice("Brian2 code-generation target", ("numpy", "cython"), "numpy"),
@@ -393,6 +399,31 @@ def _check_params(generator: str, params: dict) -> list:
     return problems
 
 
+def _sparse_checks(cfg: dict) -> list:
+    """What a sparse network (``network.params.sparse = true``) cannot run: the stages
+    that need ``n x n`` arrays."""
+    problems = []
+    if cfg["evaluation"]["dynamics"]["enabled"]:
+        problems.append(
+            (
+                "evaluation.dynamics.enabled",
+                "evaluation.dynamics.enabled == true needs a dense network "
+                "(plasticsim.dynamics simulates dense matrices); with network.params.sparse "
+                "= true set evaluation.dynamics.enabled = false.",
+            )
+        )
+    if cfg["pruning"]["online"]:
+        problems.append(
+            (
+                "pruning.online",
+                "pruning.online == true needs a dense network (the online stage compares "
+                "its traces with the exact n x n covariance); with network.params.sparse = "
+                "true set pruning.online = false.",
+            )
+        )
+    return problems
+
+
 def _cross_checks(cfg: dict) -> list:
     """Rules that involve several keys, as ``(key, message)`` problems."""
     net, pr, on = cfg["network"], cfg["pruning"], cfg["online"]
@@ -448,6 +479,17 @@ def _cross_checks(cfg: dict) -> list:
             )
         )
     dyn = cfg["evaluation"]["dynamics"]
+    if net["params"].get("sparse") is True:
+        problems.extend(_sparse_checks(cfg))
+    elif pr["method"] == "sketch" or pr["eps"] is not None:
+        key = "pruning.method" if pr["method"] == "sketch" else "pruning.eps"
+        add(
+            (
+                key,
+                f"{key} == {pr[key.split('.')[1]]!r} is for sparse networks "
+                "(network.params.sparse = true); a dense network takes the exact scores.",
+            )
+        )
     if dyn["dt"] > dyn["duration"]:
         add(
             (
