@@ -235,7 +235,10 @@ def summary_table(metrics: dict) -> str:
     for name, entry in metrics["methods"].items():
         spectra = entry.get("spectra", {})
         dyn = entry.get("dynamics", {})
-        row = [METHOD_STYLE.get(name, (name,))[0], _fmt(entry["kept_fraction"], percent=True)]
+        label = METHOD_STYLE.get(name, (name,))[0]
+        if name == "noise" and metrics.get("scores", {}).get("method") == "sketch":
+            label += ", sketched scores"
+        row = [label, _fmt(entry["kept_fraction"], percent=True)]
         row += [_fmt(spectra.get(f"slowest{m}_rel_err_max")) for m in slowest]
         row.append(_fmt(spectra.get("eig_rel_err_median")))
         row.append("unstable" if dyn.get("skipped") else _fmt(dyn.get("trajectory_error_mean")))

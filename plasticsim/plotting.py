@@ -33,7 +33,7 @@ __all__ = [
 
 #: Label and colour of each method, the same in every figure.
 METHOD_STYLE = {
-    "noise": ("noise-prune (offline, exact)", "C0"),
+    "noise": ("noise-prune (offline)", "C0"),
     "online": ("noise-prune (online, Brian2)", "C2"),
     "weight": ("weight control", "C3"),
     "uniform": ("uniform control", "C7"),
@@ -869,7 +869,13 @@ def result_figures(results) -> dict:
             arrays["eigenvalues_original"],
             {m: arrays[f"eigenvalues_{m}"] for m in spectral},
             {m: arrays[f"relative_errors_{m}"] for m in spectral},
-            title=f"{name}: spectrum of the pruned networks",
+            title=f"{name}: spectrum of the pruned networks"
+            + (
+                f" (the {arrays['eigenvalues_original'].size} slowest modes; noise-prune "
+                "scores sketched)"
+                if metrics.get("scores", {}).get("method") == "sketch"
+                else ""
+            ),
         )
     simulated = [m for m in methods if f"trajectory_error_{m}" in arrays]
     skipped = [m for m in methods if metrics["methods"][m].get("dynamics", {}).get("skipped")]

@@ -207,7 +207,11 @@ class Results:
             with open(tmp / "metrics.json", "w", encoding="utf-8") as fh:
                 json.dump(metrics, fh, indent=2, allow_nan=False)
                 fh.write("\n")
-            np.savez_compressed(tmp / "arrays.npz", **_csr_parts(self.arrays))
+            # Sparse results (10^7 synapses: ~1 GB of mostly random floats, which zlib
+            # shrinks little and slowly) are stored uncompressed.
+            sparse = any(sps.issparse(v) for v in self.arrays.values())
+            save = np.savez if sparse else np.savez_compressed
+            save(tmp / "arrays.npz", **_csr_parts(self.arrays))
             for stem, fig in figures.items():
                 fig.savefig(tmp / f"{stem}.png", dpi=self.model["output"]["dpi"])
             with deferred_signals():
