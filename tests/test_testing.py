@@ -623,6 +623,15 @@ SMALL = {
     "asymmetric": ["network.params.sizes=[20, 10, 15]"],
     "clustered": ["network.params.sizes=[20, 10, 15]", "online.sleep=20.0", "online.burn_in=5.0"],
     "clustered_large": ["network.params.sizes=[40, 10, 30]"],
+    # sparse and sketched, 600 neurons: the 10 slowest modes
+    "clustered_huge": [
+        "network.params.sizes=[200, 200, 200]",
+        "network.params.p_in=0.2",
+        "network.params.p_out=0.002",
+        "network.params.w_in=0.025",
+        "network.params.w_out=0.025",
+        "network.params.leak=0.01",
+    ],
     "dale": ["network.params.n_exc=32", "network.params.n_inh=8"],
     "from_file": [],
     "rectified": ["network.params.sizes=[20, 10, 15]", "online.sleep=20.0", "online.burn_in=5.0"],
