@@ -259,6 +259,78 @@ def test_rules_across_keys(change, pattern):
         load_model(model)
 
 
+SPARSE_NET = {
+    "generator": "clustered",
+    "params": {"sizes": [60, 40], "p_in": 0.3, "p_out": 0.01, "leak": 0.1, "sparse": True},
+}
+
+
+@pytest.mark.parametrize(
+    "change, pattern",
+    [
+        (
+            {"network": SPARSE_NET},
+            r"evaluation.dynamics.enabled == true needs a dense network .*set "
+            r"evaluation.dynamics.enabled = false",
+        ),
+        (
+            {
+                "network": SPARSE_NET,
+                "pruning": {"density": 0.2, "online": True},
+                "evaluation": {"dynamics": {"enabled": False}},
+            },
+            r"pruning.online == true needs a dense network",
+        ),
+        (
+            {"pruning": {"density": 0.2, "method": "sketch"}},
+            r"pruning.method == 'sketch' is for sparse networks \(network.params.sparse",
+        ),
+        (
+            {"pruning": {"density": 0.2, "eps": 0.5}},
+            r"pruning.eps == 0.5 is for sparse networks",
+        ),
+    ],
+)
+def test_sparse_rules(change, pattern):
+    """What a sparse network cannot run is refused before any work, with the reason."""
+    model = small()
+    model.update(change)
+    with pytest.raises(ModelError, match=pattern):
+        load_model(model)
+
+
+def test_sparse_run_is_the_library_rule_on_sparse_input():
+    """A sparse run (exact scores at 100 neurons) gives what the library gives for the
+    same sparse network and stage seeds: the probabilities, the pruned networks (csr),
+    the slowest eigenvalues; a sketch needs white noise (a model error otherwise)."""
+    import scipy.sparse as sps
+
+    from plasticsim import compare_spectra, pruning_probabilities, sparsify
+
+    sections = {
+        "pruning": {"density": 0.3, "controls": ["uniform"]},
+        "evaluation": {"slowest": [3], "dynamics": {"enabled": False}},
+    }
+    res = run_model(small(network=SPARSE_NET, **sections), rng=4)
+    A = res.arrays["matrix_original"]
+    assert sps.issparse(A) and res.metrics["scores"]["method"] == "exact"  # n <= 4096
+    P = pruning_probabilities(A, density=0.3)
+    np.testing.assert_allclose(res.arrays["probabilities"].toarray(), P.toarray(), rtol=1e-12)
+    B = sparsify(A, P, rng=res.metrics["seeds"]["noise"])
+    assert (res.arrays["matrix_noise"] != B).nnz == 0
+    lam = compare_spectra(A, B, slowest=3).matched
+    np.testing.assert_allclose(res.arrays["eigenvalues_noise"], lam, rtol=1e-9)
+    for m in ("noise", "uniform"):
+        assert sps.issparse(res.arrays[f"matrix_{m}"])
+        frag = res.metrics["methods"][m]["fragments"]
+        assert frag["largest"] <= 100 and frag["components"] >= 1
+    with pytest.raises(ModelError, match=r"pruning.method: noise_tau == 0.5"):
+        run_model(
+            small(network=SPARSE_NET, noise={"tau_noise": 0.5}, **sections),
+            overrides=["pruning.method=sketch"],
+        )
+
+
 def test_valid_names_descriptions_and_numpy_scalars_are_accepted():
     model = small(name="run_1.v-2", description="", seed=np.int64(3))
     model["network"]["params"]["sizes"] = [np.int64(20), 10, 15]

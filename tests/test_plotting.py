@@ -19,6 +19,7 @@ from plasticsim.plotting import (
     plot_trace_scores,
     plot_trajectory_errors,
     pool_blocks,
+    pool_sparse,
     result_figures,
     trace_ratio_summary,
 )
@@ -403,3 +404,34 @@ def test_online_traces_exceed_exact_scores_by_the_predicted_euler_bias():
     assert means.mean() - 1.0 > t * se  # the bias is there, and resolved
     epoch = res.metrics["online"]["epochs"][0]
     assert epoch["euler_score_ratio_mean"] == pytest.approx(predicted[0])
+
+
+@pytest.mark.parametrize("how", ["absmax", "mean"])
+@pytest.mark.parametrize("block", [1, 3, 7])
+def test_pool_sparse_is_pool_blocks_of_the_stored_entries(how, block):
+    """pool_sparse == pool_blocks with NaN wherever nothing is stored (no n x n needed)."""
+    import scipy.sparse as sps
+
+    gen = np.random.default_rng(0)
+    M = sps.random_array((20, 20), density=0.15, random_state=gen, format="csr")
+    M.data = gen.standard_normal(M.data.size)  # signed values: absmax keeps the sign
+    dense = np.full((20, 20), np.nan)
+    r, c = M.nonzero()
+    dense[r, c] = M[r, c]
+    np.testing.assert_allclose(
+        pool_sparse(M, block, how=how), pool_blocks(dense, block, how=how), equal_nan=True
+    )
+
+
+def test_pool_sparse_rejects_bad_input():
+    import scipy.sparse as sps
+
+    M = sps.eye_array(4, format="csr")
+    with pytest.raises(TypeError, match="M must be a square scipy.sparse matrix"):
+        pool_sparse(np.eye(4), 2, how="mean")
+    with pytest.raises(TypeError, match=r"block == 2.0, must be an integer"):
+        pool_sparse(M, 2.0, how="mean")
+    with pytest.raises(ValueError, match=r"block == 0, must be >= 1"):
+        pool_sparse(M, 0, how="mean")
+    with pytest.raises(ValueError, match=r"how == 'max', must be one of"):
+        pool_sparse(M, 2, how="max")
