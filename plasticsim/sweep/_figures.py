@@ -135,6 +135,9 @@ def sweep_figures(rows: list[dict], axes: dict[str, list], columns: list[str]) -
                     )  # fmt: skip
                 if logx:
                     ax.set_xscale("log")
+                    ax.minorticks_off()
+                if numeric:
+                    ax.set_xticks(xs, [f"{v:g}" for v in order])
                 if not numeric:
                     ax.set_xticks(xs, [_toml(v) for v in order], rotation=20)
                 if positive and max(positive) > 100 * min(positive):

@@ -53,6 +53,41 @@ class SweepResult:
         """The runs that failed."""
         return [r for r in self.runs if r["status"] == "failed"]
 
+    def summary(self) -> str:
+        """A text summary: counts, the first headline metric per cell and method, files."""
+        from ..plotting import METHOD_STYLE
+        from ._figures import headline_metrics, mean_interval
+
+        n_ok = sum(r["status"] == "ok" for r in self.runs)
+        resumed = sum(r["resumed"] for r in self.runs)
+        cells = list(dict.fromkeys((r["cell"], r["label"]) for r in self.runs))
+        lines = [
+            f"sweep    {len(cells)} cells x {len({r['seed'] for r in self.runs})} seeds: "
+            f"{n_ok} of {len(self.runs)} runs finished ({resumed} resumed), "
+            f"{len(self.failed)} failed"
+        ]
+        metrics = headline_metrics(self.columns)
+        if metrics and self.rows:
+            col, label = metrics[0]
+            methods = list(dict.fromkeys(r["method"] for r in self.rows))
+            names = [METHOD_STYLE.get(m, (m,))[0].split(" (")[0] for m in methods]
+            width = max(len(c[1]) for c in cells)
+            lines += ["", f"{label} (mean over seeds)", ""]
+            lines.append("  ".join([f"{'cell':<{width}}", *(f"{n:>16}" for n in names)]))
+            for index, text in cells:
+                vals = []
+                for m in methods:
+                    got = [
+                        r.get(col) for r in self.rows if r["cell"] == index and r["method"] == m
+                    ]
+                    mean = mean_interval(got)[0]
+                    vals.append(f"{mean:>16.3g}" if got else f"{'-':>16}")
+                lines.append("  ".join([f"{text:<{width}}", *vals]))
+        lines += ["", f"results  {self.path}/"]
+        lines += [f"         {n}" for n in ["results.csv", "sweep.json"]]
+        lines += [f"         {p.name}" for p in self.figures]
+        return "\n".join(lines)
+
 
 class SweepError(RuntimeError):
     """Some runs of a sweep failed; the others' results were written (``.result``)."""
@@ -277,7 +312,9 @@ def _execute(plan: _Plan, workers, scheduler, keep_runs, force, progress, cache_
         info["status"] = "interrupted"
         raise
     finally:
-        result = _finish(plan, runs, info, t0, write_figures=info["status"] == "complete")
+        if info["status"] == "complete" and any(r["status"] == "failed" for r in runs):
+            info["status"] = "failed"
+        result = _finish(plan, runs, info, t0, write_figures=info["status"] != "interrupted")
     if result.failed:
         raise SweepError(result)
     return result
@@ -294,7 +331,8 @@ def _compute(plan, todo, store, workers, scheduler, keep_runs, progress, info, c
     try:
         info["scheduler"] = client.scheduler.address
         info["workers"] = len(client.scheduler_info(n_workers=-1)["workers"])
-        client.register_plugin(WorkerSetup(needs_brian, cache_dir), name=WorkerSetup.name)
+        setup = WorkerSetup(needs_brian, cache_dir, ignore_sigint=cluster is not None)
+        client.register_plugin(setup, name=WorkerSetup.name)
         for cell, run in todo:
             spec = _spec(cell, run, store if keep_runs else None)
             fut = client.submit(run_task, spec, key=f"plasticsim-run-{run['key']}-{_nonce()}")

@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import socket
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -68,13 +70,17 @@ class WorkerSetup(WorkerPlugin):
         Import Brian2 and set a per-worker Cython cache directory.
     cache_root : str, default=None
         Parent of the per-worker cache directories (see :func:`worker_cache_dir`).
+    ignore_sigint : bool, default=False
+        Ignore SIGINT in the worker: for the workers of a local cluster, which a Ctrl-C on
+        the terminal also reaches; the sweep's own process handles it and stops them.
     """
 
     name = "plasticsim-sweep"
 
-    def __init__(self, brian: bool, cache_root: str | None = None):
+    def __init__(self, brian: bool, cache_root: str | None = None, ignore_sigint=False):
         self.brian = brian
         self.cache_root = cache_root
+        self.ignore_sigint = ignore_sigint
 
     def setup(self, worker):
         # Load the BLAS libraries first: threadpoolctl limits the pools that are loaded.
@@ -97,6 +103,8 @@ class WorkerSetup(WorkerPlugin):
             brian2.prefs.codegen.runtime.cython.cache_dir = path
             brian2.prefs.logging.file_log = False
             brian2.prefs.logging.save_script = False
+        if self.ignore_sigint and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class _Silent:
