@@ -58,7 +58,7 @@ def client():
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         host="127.0.0.1",
     )
     c = distributed.Client(cluster)
@@ -476,3 +476,38 @@ def test_sweep_through_a_dask_scheduler_started_on_localhost(tmp_path, capsys):
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def test_workers_get_one_blas_thread_and_their_own_brian2_cache(client, tmp_path):
+    """An online run on the workers: Brian2 imported in each worker's main thread (it
+    installs a SIGINT handler), each worker compiling into its own cache directory."""
+    res = plasticsim.sweep(
+        "clustered",
+        ["pruning.density=0.3"],
+        seeds=[0],
+        out=tmp_path / "s",
+        scheduler=client,
+        overrides=[
+            *TINY,
+            "pruning.online=true",
+            "online.target=numpy",
+            "online.sleep=4.0",
+            "online.burn_in=1.0",
+            "online.dt=0.02",
+        ],  # fmt: skip
+        cache_dir=str(tmp_path / "cache"),
+    )
+    assert [r["method"] for r in res.rows] == ["noise", "online", "weight", "uniform"]
+
+    def worker_state():
+        from brian2 import prefs
+        from threadpoolctl import threadpool_info
+
+        return prefs.codegen.runtime.cython.cache_dir, [p["num_threads"] for p in
+                                                        threadpool_info()]  # fmt: skip
+
+    state = client.run(worker_state)
+    dirs = [d for d, _ in state.values()]
+    assert len(set(dirs)) == 2 and all(d.startswith(str(tmp_path / "cache")) for d in dirs)
+    assert all(Path(d).is_dir() for d in dirs)
+    assert all(threads and set(threads) == {1} for _, threads in state.values())

@@ -149,7 +149,9 @@ def _open_client(scheduler, workers):
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        # A free port: None still binds the scheduler's HTTP server to 8787 (and warns
+        # when another cluster holds it).
+        dashboard_address=":0",
         silence_logs=logging.ERROR,
     )
     try:

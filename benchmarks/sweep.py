@@ -1,0 +1,119 @@
+"""Speed of sweeps on Dask: 2 workers against 1, and the engine's overhead per run.
+
+1. A 40-run sweep of a small model (4 densities x 10 seeds, each run most of a second)
+   on a local cluster of 1 worker and on one of 2 workers (one thread each); the
+   speed-up is time(1 worker) / time(2 workers). Target on a 2-core machine: >= 1.7x.
+2. The overhead per run of the engine: a sweep of a trivial model (runs of milliseconds)
+   on 1 worker, against the same runs one after another in this process with
+   :func:`plasticsim.run_model`; (sweep - loop) / runs. Target: <= 0.2 s.
+
+Clusters are started before the clock starts (their start-up, a few seconds, is printed
+apart); each sweep writes a fresh directory (records, table, sweep.json; figures off for
+the overhead, on for the speed-up). Times are medians over ``--repeats``, the two
+settings alternating so that both see the same load.
+
+    python benchmarks/sweep.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+SMALL = [
+    "network.params.sizes=[30, 15, 20]",
+    "pruning.online=false",
+    "evaluation.dynamics.trials=4",
+    "evaluation.dynamics.duration=100.0",
+    "output.dpi=60",
+]
+TRIVIAL = [
+    "network.params.sizes=[4, 3]",
+    "pruning.online=false",
+    "pruning.controls=[]",
+    "evaluation.spectra=false",
+    "evaluation.dynamics.enabled=false",
+    "output.figures=false",
+]
+
+
+class _Quiet:
+    def start(self, phase, total=None):
+        pass
+
+    def advance(self, n=1):
+        pass
+
+    def finish(self):
+        pass
+
+
+def cluster(n: int):
+    from distributed import Client, LocalCluster
+
+    t0 = time.perf_counter()
+    c = LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+        silence_logs=50,
+    )  # fmt: skip
+    client = Client(c)
+    return c, client, time.perf_counter() - t0
+
+
+def timed_sweep(client, grid, seeds, overrides) -> float:
+    import plasticsim
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        plasticsim.sweep("clustered", grid, seeds=seeds, out=f"{tmp}/s", scheduler=client,
+                         overrides=overrides, progress=_Quiet())  # fmt: skip
+        return time.perf_counter() - t0
+
+
+def main() -> None:
+    from plasticsim import run_model
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    c1, client1, start1 = cluster(1)
+    c2, client2, start2 = cluster(2)
+    print(f"cluster start-up: 1 worker {start1:.1f} s, 2 workers {start2:.1f} s (not timed)")
+    grid = ["pruning.density=0.05,0.1,0.2,0.4"]
+    # warm both clusters (imports on the workers) before timing
+    timed_sweep(client1, grid, "0", SMALL)
+    timed_sweep(client2, grid, "0", SMALL)
+    one, two = [], []
+    for _ in range(args.repeats):
+        one.append(timed_sweep(client1, grid, "0-9", SMALL))
+        two.append(timed_sweep(client2, grid, "0-9", SMALL))
+    t1, t2 = statistics.median(one), statistics.median(two)
+    print(f"40-run sweep, small model: 1 worker {t1:.2f} s, 2 workers {t2:.2f} s")
+    print(f"  speed-up 2 workers vs 1: {t1 / t2:.2f}x (target >= 1.7x)")
+
+    runs, trivial_grid = 40, ["pruning.density=0.1,0.2,0.3,0.4"]
+    from plasticsim.experiment import load_model
+
+    models = [load_model("clustered", overrides=[*TRIVIAL, f"pruning.density={d}"])
+              for d in (0.1, 0.2, 0.3, 0.4)]  # fmt: skip
+    swept, looped = [], []
+    for _ in range(args.repeats):
+        swept.append(timed_sweep(client1, trivial_grid, "0-9", TRIVIAL))
+        t0 = time.perf_counter()
+        for m in models:
+            for seed in range(10):
+                run_model(m, rng=seed, progress=_Quiet())
+        looped.append(time.perf_counter() - t0)
+    ts, tl = statistics.median(swept), statistics.median(looped)
+    print(f"{runs} trivial runs: sweep on 1 worker {ts:.2f} s, in-process loop {tl:.2f} s")
+    print(f"  engine overhead per run: {(ts - tl) / runs * 1e3:.0f} ms (target <= 200 ms)")
+    for client, c in ((client1, c1), (client2, c2)):
+        client.close()
+        c.close()
+
+
+if __name__ == "__main__":
+    main()
