@@ -8,9 +8,10 @@
    :func:`plasticsim.run_model`; (sweep - loop) / runs. Target: <= 0.2 s.
 
 Clusters are started before the clock starts (their start-up, a few seconds, is printed
-apart); each sweep writes a fresh directory (records, table, sweep.json; figures off for
-the overhead, on for the speed-up). Times are medians over ``--repeats``, the two
-settings alternating so that both see the same load.
+apart); each sweep writes a fresh directory (records, table, sweep.json, and the figures
+for the small model; the trivial model has no metric to plot). Times are medians over
+``--repeats``, the two settings alternating so that both see the same load; the load
+average and one run's time on 2 workers against 1 tell how much other processes took.
 
     python benchmarks/sweep.py [--repeats 3]
 """
@@ -18,6 +19,8 @@ settings alternating so that both see the same load.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import tempfile
 import time
@@ -62,14 +65,18 @@ def cluster(n: int):
     return c, client, time.perf_counter() - t0
 
 
-def timed_sweep(client, grid, seeds, overrides) -> float:
+def timed_sweep(client, grid, seeds, overrides) -> tuple[float, float]:
+    """Wall time of the sweep, and the mean wall time of one run inside it."""
     import plasticsim
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         plasticsim.sweep("clustered", grid, seeds=seeds, out=f"{tmp}/s", scheduler=client,
                          overrides=overrides, progress=_Quiet())  # fmt: skip
-        return time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+        with open(f"{tmp}/s/sweep.json") as fh:
+            runs = json.load(fh)["runs"]
+    return elapsed, statistics.mean(r["wall_time"] for r in runs)
 
 
 def main() -> None:
@@ -87,12 +94,18 @@ def main() -> None:
     timed_sweep(client1, grid, "0", SMALL)
     timed_sweep(client2, grid, "0", SMALL)
     one, two = [], []
+    print(f"load average before: {os.getloadavg()[0]:.1f}")
     for _ in range(args.repeats):
         one.append(timed_sweep(client1, grid, "0-9", SMALL))
         two.append(timed_sweep(client2, grid, "0-9", SMALL))
-    t1, t2 = statistics.median(one), statistics.median(two)
+    t1, t2 = (statistics.median(t for t, _ in x) for x in (one, two))
+    r1, r2 = (statistics.median(r for _, r in x) for x in (one, two))
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     print(f"40-run sweep, small model: 1 worker {t1:.2f} s, 2 workers {t2:.2f} s")
     print(f"  speed-up 2 workers vs 1: {t1 / t2:.2f}x (target >= 1.7x)")
+    # With the cores to themselves, two runs at once take as long as one run alone; a
+    # ratio above 1 is other load on the machine (or memory bandwidth) slowing each run.
+    print(f"  one run's time, 2 workers / 1 worker: {r2 / r1:.2f} (1.0 = no contention)")
 
     runs, trivial_grid = 40, ["pruning.density=0.1,0.2,0.3,0.4"]
     from plasticsim.experiment import load_model
@@ -101,7 +114,7 @@ def main() -> None:
               for d in (0.1, 0.2, 0.3, 0.4)]  # fmt: skip
     swept, looped = [], []
     for _ in range(args.repeats):
-        swept.append(timed_sweep(client1, trivial_grid, "0-9", TRIVIAL))
+        swept.append(timed_sweep(client1, trivial_grid, "0-9", TRIVIAL)[0])
         t0 = time.perf_counter()
         for m in models:
             for seed in range(10):

@@ -160,6 +160,24 @@ def test_invalid_cell_is_a_model_error_naming_the_key(grid, match, tmp_path):
     assert not (tmp_path / "s").exists()  # nothing ran, nothing was written
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"workers": 0}, ValueError, r"workers == 0, must be an integer >= 1"),
+        ({"workers": 1.5}, TypeError, "workers must be an integer"),
+        ({"workers": 2, "scheduler": "tcp://127.0.0.1:8786"}, ValueError, "is for the local"),
+        ({"scheduler": 8786}, TypeError, "scheduler must be an address"),
+        ({"out": None}, TypeError, "out must be a directory"),
+        ({"seeds": "0-x"}, ValueError, "is not a seed or a range"),
+    ],
+)
+def test_sweep_rejects_bad_arguments_before_running(kwargs, error, match, tmp_path):
+    kwargs = {"out": tmp_path / "s", **kwargs}
+    with pytest.raises(error, match=match):
+        plasticsim.sweep("clustered", ["pruning.density=0.1"], overrides=TINY, **kwargs)
+    assert not (tmp_path / "s").exists()
+
+
 def test_cli_typo_is_exit_2_before_anything_runs(tmp_path, capsys):
     out = tmp_path / "s"
     argv = ["sweep", "clustered", "--grid", "pruning.densty=0.1,0.2", "--out", str(out)]
@@ -298,6 +316,14 @@ def test_resume_skips_finished_runs_and_reruns_a_changed_model(client, tmp_path)
     for row in second.rows:
         if (row["run"], row["method"]) in before:
             assert row == before[(row["run"], row["method"])]
+    # --keep-runs promises each run's directory: runs finished without one run again
+    kept = plasticsim.sweep("clustered", grid, seeds="0", out=out, scheduler=client,
+                            overrides=TINY, keep_runs=True)  # fmt: skip
+    assert not any(r["resumed"] for r in kept.runs)
+    assert all((out / "runs" / r["key"] / "metrics.json").is_file() for r in kept.runs)
+    again = plasticsim.sweep("clustered", grid, seeds="0", out=out, scheduler=client,
+                             overrides=TINY, keep_runs=True)  # fmt: skip
+    assert all(r["resumed"] for r in again.runs)
     # a changed model is a different run: nothing is resumed
     third = plasticsim.sweep("clustered", grid, seeds="0-1", out=out, scheduler=client,
                              overrides=[*TINY, "noise.sigma=2"])  # fmt: skip

@@ -213,7 +213,8 @@ def sweep(
     overrides : sequence of str or mapping, default=()
         Changes to the base model, as ``--set``.
     keep_runs : bool, default=False
-        Also keep every run's full result directory (``out/runs/<run>/``).
+        Also keep every run's full result directory (``out/runs/<run>/``); a finished
+        run without one is run again.
     force : bool, default=False
         Discard a previous sweep in ``out`` and start afresh.
     progress : object, default=None
@@ -267,6 +268,14 @@ def sweep(
                 f"{scheduler!r} the cluster's own workers run the sweep (give one of them)."
             )
         workers = check_integer("workers", workers, minimum=1)
+    if scheduler is not None and not isinstance(scheduler, str):
+        from distributed import Client
+
+        if not isinstance(scheduler, Client):
+            raise TypeError(
+                "scheduler must be an address like 'tcp://host:8786' or a "
+                f"distributed.Client, got {type(scheduler).__name__} {scheduler!r}."
+            )
     workers = workers or _available_cores()
     SweepStore.check(plan.out, force)
     progress = LogProgress(log) if progress is None else progress
@@ -290,7 +299,8 @@ def _execute(plan: _Plan, workers, scheduler, keep_runs, force, progress, cache_
                 "key": key,
             }
             record = store.load(key)
-            if record is not None and record.get("status") == "ok":
+            kept = not keep_runs or (store.run_dir(key) / "metrics.json").is_file()
+            if record is not None and record.get("status") == "ok" and kept:
                 run.update(status="ok", resumed=True, record=record)
             else:
                 run.update(status="pending", resumed=False, record=None)
@@ -310,13 +320,18 @@ def _execute(plan: _Plan, workers, scheduler, keep_runs, force, progress, cache_
         if todo:
             _compute(plan, todo, store, workers, scheduler, keep_runs, progress, info, cache_dir)
         info["status"] = "complete"
-    except BaseException:
+    except KeyboardInterrupt:
         info["status"] = "interrupted"
+        raise
+    except BaseException:
+        info["status"] = "error"  # e.g. no scheduler at the address given
         raise
     finally:
         if info["status"] == "complete" and any(r["status"] == "failed" for r in runs):
             info["status"] = "failed"
-        result = _finish(plan, runs, info, t0, write_figures=info["status"] != "interrupted")
+        result = _finish(
+            plan, runs, info, t0, write_figures=info["status"] in ("complete", "failed")
+        )
     if result.failed:
         raise SweepError(result)
     return result
@@ -381,7 +396,12 @@ def _record_of(fut, run) -> dict:
     """The task's record, or a failure record when Dask could not run it."""
     if fut.status == "finished":
         return fut.result()
-    exc = fut.exception()
+    try:
+        exc = fut.exception()  # e.g. KilledWorker: its workers died too often
+    except BaseException as cancelled:  # cancelled by someone else on the cluster
+        if isinstance(cancelled, KeyboardInterrupt):
+            raise
+        exc = cancelled
     return {
         "key": run["key"],
         "cell": run["cell"],
