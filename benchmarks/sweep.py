@@ -10,8 +10,11 @@
 Clusters are started before the clock starts (their start-up, a few seconds, is printed
 apart); each sweep writes a fresh directory (records, table, sweep.json, and the figures
 for the small model; the trivial model has no metric to plot). Times are medians over
-``--repeats``, the two settings alternating so that both see the same load; the load
-average and one run's time on 2 workers against 1 tell how much other processes took.
+``--repeats``, the settings alternating so that all see the same load. Baseline, measured
+in the same run: the speed-up the machine gives 2 bare processes over 1 (pure-Python
+work, ``multiprocessing``) at that moment; on a machine shared with other work it can be
+far below 2, and the sweep's speed-up is reported against it. The load average and one
+run's time on 2 workers against 1 tell how much other processes took.
 
     python benchmarks/sweep.py [--repeats 3]
 """
@@ -79,6 +82,27 @@ def timed_sweep(client, grid, seeds, overrides) -> tuple[float, float]:
     return elapsed, statistics.mean(r["wall_time"] for r in runs)
 
 
+def _spin(_) -> int:
+    total = 0
+    for i in range(3_000_000):
+        total += i
+    return total
+
+
+def bare_speedup() -> float:
+    """What the machine gives now: 8 pure-Python tasks on 2 processes against 1."""
+    from multiprocessing import get_context
+
+    times = []
+    for n in (1, 2):
+        with get_context("spawn").Pool(n) as pool:
+            pool.map(_spin, range(n))  # start the processes before the clock
+            t0 = time.perf_counter()
+            pool.map(_spin, range(8), chunksize=1)
+            times.append(time.perf_counter() - t0)
+    return times[0] / times[1]
+
+
 def main() -> None:
     from plasticsim import run_model
 
@@ -93,9 +117,10 @@ def main() -> None:
     # warm both clusters (imports on the workers) before timing
     timed_sweep(client1, grid, "0", SMALL)
     timed_sweep(client2, grid, "0", SMALL)
-    one, two = [], []
+    one, two, bare = [], [], []
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     for _ in range(args.repeats):
+        bare.append(bare_speedup())
         one.append(timed_sweep(client1, grid, "0-9", SMALL))
         two.append(timed_sweep(client2, grid, "0-9", SMALL))
     t1, t2 = (statistics.median(t for t, _ in x) for x in (one, two))
@@ -106,6 +131,9 @@ def main() -> None:
     # With the cores to themselves, two runs at once take as long as one run alone; a
     # ratio above 1 is other load on the machine (or memory bandwidth) slowing each run.
     print(f"  one run's time, 2 workers / 1 worker: {r2 / r1:.2f} (1.0 = no contention)")
+    b = statistics.median(bare)
+    print(f"  baseline, bare processes (multiprocessing) 2 vs 1: {b:.2f}x; the sweep reaches")
+    print(f"  {t1 / t2 / b:.0%} of what the machine gives two processes now")
 
     runs, trivial_grid = 40, ["pruning.density=0.1,0.2,0.3,0.4"]
     from plasticsim.experiment import load_model

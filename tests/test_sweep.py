@@ -194,6 +194,18 @@ def test_cli_typo_is_exit_2_before_anything_runs(tmp_path, capsys):
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
 
 
+def test_cli_help_and_usage_errors(capsys, tmp_path):
+    assert cli.main(["sweep", "--help"]) == 0
+    assert "--grid KEY=V1,V2,..." in capsys.readouterr().out
+    assert cli.main(["sweep", "clustered", "--workers", "0"]) == 2
+    assert "--workers must be >= 1" in capsys.readouterr().err
+    argv = ["sweep", "clustered", "--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"]
+    assert cli.main(argv) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert cli.main(["sweep", str(tmp_path / "missing.toml")]) == 2
+    assert "no model file" in capsys.readouterr().err
+
+
 def test_run_key_follows_the_settings_not_the_output():
     a = load_model("clustered", overrides=TINY)
     assert run_key(a, 1) != run_key(a, 2)
@@ -316,6 +328,12 @@ def test_resume_skips_finished_runs_and_reruns_a_changed_model(client, tmp_path)
     for row in second.rows:
         if (row["run"], row["method"]) in before:
             assert row == before[(row["run"], row["method"])]
+    # the same settings reached through another grid are resumed, labelled by this grid
+    at_half = [*TINY, "pruning.density=0.5"]
+    other = plasticsim.sweep("clustered", ["noise.sigma=1.0"], seeds="0-1", out=out,
+                             scheduler=client, overrides=at_half)  # fmt: skip
+    assert all(r["resumed"] for r in other.runs)
+    assert {(r["noise.sigma"], r["cell"]) for r in other.rows} == {(1.0, 0)}
     # --keep-runs promises each run's directory: runs finished without one run again
     kept = plasticsim.sweep("clustered", grid, seeds="0", out=out, scheduler=client,
                             overrides=TINY, keep_runs=True)  # fmt: skip

@@ -463,7 +463,13 @@ def _dask_versions() -> dict:
 
 def _finish(plan: _Plan, runs: list, info: dict, t0: float, *, write_figures: bool):
     """Write the table, sweep.json and (when complete) the figures; return the result."""
-    records = [r["record"] for r in runs if r["status"] == "ok"]
+    # The cell and settings of this sweep: a run resumed from a sweep over other axes
+    # (the same full settings reached another way) is labelled as this grid's cell.
+    records = [
+        {**r["record"], "cell": r["cell"], "settings": r["settings"]}
+        for r in runs
+        if r["status"] == "ok"
+    ]
     columns, rows = table_rows(records, list(plan.axes))
     write_csv(plan.out / "results.csv", columns, rows)
     figures = []
