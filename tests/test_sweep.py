@@ -169,12 +169,14 @@ def test_invalid_cell_is_a_model_error_naming_the_key(grid, match, tmp_path):
         ({"scheduler": 8786}, TypeError, "scheduler must be an address"),
         ({"out": None}, TypeError, "out must be a directory"),
         ({"seeds": "0-x"}, ValueError, "is not a seed or a range"),
+        ({"grid": ["seed=1,2"]}, ValueError, "give the seeds with seeds="),
+        ({"grid": ["output.dpi=40,80"]}, ValueError, "run the same settings"),
     ],
 )
 def test_sweep_rejects_bad_arguments_before_running(kwargs, error, match, tmp_path):
-    kwargs = {"out": tmp_path / "s", **kwargs}
+    kwargs = {"out": tmp_path / "s", "grid": ["pruning.density=0.1"], **kwargs}
     with pytest.raises(error, match=match):
-        plasticsim.sweep("clustered", ["pruning.density=0.1"], overrides=TINY, **kwargs)
+        plasticsim.sweep("clustered", overrides=TINY, **kwargs)
     assert not (tmp_path / "s").exists()
 
 

@@ -128,7 +128,18 @@ def plan_sweep(model, grid, *, seeds=None, out, overrides=()) -> _Plan:
     if seeds is None:
         seeds = [base.config["seed"] if base.config["seed"] is not None else 0]
     seeds = parse_seeds(seeds)
+    if "seed" in axes:
+        raise ValueError("grid key 'seed' is not an axis: give the seeds with seeds= (--seeds).")
     cells = expand_grid(base, axes)
+    seen = {}
+    for cell in cells:  # cells that run the same settings would be one run twice
+        key = run_key(cell.model, 0)
+        if key in seen:
+            raise ValueError(
+                f"grid cells {seen[key].label!r} and {cell.label!r} run the same settings "
+                "(name, description and output.* do not change a run); sweep other keys."
+            )
+        seen[key] = cell
     if out is None:
         raise TypeError("out must be a directory (str or path-like), got None.")
     return _Plan(base, axes, seeds, cells, Path(out))
