@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from plasticsim.networks import (
     cluster_labels,
@@ -296,8 +297,304 @@ def test_generator_stream_advances():
         (lambda: dale(5, 5, w_inh=-1.0), ValueError, r"w_inh == -1.0, must be > 0"),
         (lambda: dale(5, 5, leak=-1), ValueError, r"leak == -1.0, must be > 0"),
         (lambda: cluster_labels([1, -2]), ValueError, r"sizes\[1\] == -2"),
+        (lambda: clustered([3], sparse=1), TypeError, "sparse must be True or False, got 1"),
+        (lambda: erdos_renyi(5, 0.5, sparse="yes"), TypeError, "sparse must be True or False"),
+        (lambda: dale(5, 5, sparse=None), TypeError, "sparse must be True or False, got None"),
+        (
+            lambda: clustered([3], diagonal="uniform", sparse=True),
+            ValueError,
+            "diagonal == 'uniform' needs the spectral abscissa.*use diagonal='dominant'",
+        ),
+        (
+            lambda: clustered_asymmetric([3], diagonal="uniform", sparse=True),
+            ValueError,
+            "with sparse=True use diagonal='dominant'",
+        ),
+        (
+            lambda: erdos_renyi(5, 0.5, diagonal="uniform", sparse=True),
+            ValueError,
+            "with sparse=True use diagonal='dominant'",
+        ),
+        # dale's default diagonal is "uniform": sparse needs "dominant" said explicitly.
+        (lambda: dale(5, 5, sparse=True), ValueError, "with sparse=True use diagonal='dominant'"),
+        (lambda: clustered([3], p_in=2, sparse=True), ValueError, r"p_in == 2.0, must be in"),
+        (lambda: dale(5, 5, p=-1, sparse=True), ValueError, r"p == -1.0, must be >= 0"),
     ],
 )
 def test_bad_input_raises(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- sparse
+
+# Every generator's sparse form, small and fast.
+SPARSE = {
+    "clustered": lambda **kw: clustered([60, 40, 30], p_in=0.2, p_out=0.05, sparse=True, **kw),
+    "clustered_asymmetric": lambda **kw: clustered_asymmetric(
+        [60, 40, 30], p_in=0.2, p_out=0.05, sparse=True, **kw
+    ),
+    "erdos_renyi": lambda **kw: erdos_renyi(120, 0.1, sparse=True, **kw),
+    "erdos_renyi_signed_asym": lambda **kw: erdos_renyi(
+        120, 0.1, symmetric=False, signed=True, sparse=True, **kw
+    ),
+    "dale": lambda **kw: dale(96, 24, p=0.1, diagonal="dominant", sparse=True, **kw),
+}
+SYMMETRIC = ["clustered", "erdos_renyi"]
+
+
+def _offdiag(S):
+    """The synapses ``W`` of a sparse ``A`` (diagonal removed), as csr_array."""
+    W = S.tocoo()
+    keep = W.row != W.col
+    return sp.csr_array((W.data[keep], (W.row[keep], W.col[keep])), shape=S.shape)
+
+
+def _upper_pairs(S):
+    """(i, j) of the synapses with i < j, one per unordered pair of a symmetric S."""
+    W = _offdiag(S).tocoo()
+    keep = W.row < W.col
+    return W.row[keep], W.col[keep]
+
+
+def _assert_dominant(S, leak):
+    # -A[i, i] = sum_j |W[i, j]| + leak, summed in another order than the test's: the
+    # difference is round-off, <= a few ulps of the row sum.
+    off = np.asarray(abs(_offdiag(S)).sum(axis=1))
+    diag = S.diagonal()
+    assert np.all(diag < 0)
+    np.testing.assert_allclose(-diag - off, leak, rtol=0, atol=1e-12 * (off.max() + leak))
+
+
+@pytest.mark.parametrize("name", SPARSE)
+def test_sparse_is_canonical_csr(name):
+    S = SPARSE[name](rng=0)
+    assert isinstance(S, sp.csr_array) and S.format == "csr"
+    assert S.dtype == np.float64 and S.shape in [(120, 120), (130, 130)]
+    # Canonical: sorted columns, no duplicates, no stored zeros (checked against scipy's
+    # own canonicalisation of a copy).
+    C = S.copy()
+    C.has_canonical_format = False
+    C.sum_duplicates()
+    C.eliminate_zeros()
+    for attr in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(C, attr), getattr(S, attr))
+    # Every diagonal entry is stored and negative (the leak), zero-free.
+    assert np.all(S.diagonal() < 0)
+    assert np.all(np.isfinite(S.data))
+
+
+@pytest.mark.parametrize("name", SPARSE)
+@pytest.mark.parametrize("leak", [1.0, 0.3])
+def test_sparse_dominant_and_stable(name, leak):
+    S = SPARSE[name](leak=leak, rng=1)
+    _assert_dominant(S, leak)
+    A = S.toarray()
+    assert np.max(np.linalg.eigvals(A).real) <= -leak + 1e-10 * np.abs(A).sum(axis=1).max()
+
+
+@pytest.mark.parametrize("name", SYMMETRIC)
+def test_sparse_symmetric_to_the_bit(name):
+    S = SPARSE[name](rng=5)
+    T = S.T.tocsr()
+    for attr in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(T, attr), getattr(S, attr))
+
+
+@pytest.mark.parametrize("name", ["clustered_asymmetric", "erdos_renyi_signed_asym", "dale"])
+def test_sparse_asymmetric_are_not_symmetric(name):
+    S = SPARSE[name](rng=5)
+    assert (S != S.T).nnz > 0
+
+
+@pytest.mark.parametrize("name", SPARSE)
+def test_sparse_same_seed_bit_identical(name):
+    make = SPARSE[name]
+    for a, b in [(make(rng=3), make(rng=3)), (make(rng=np.random.default_rng(3)),) * 2]:
+        for attr in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(a, attr), getattr(b, attr))
+    assert (make(rng=3) != make(rng=4)).nnz > 0
+    gen = np.random.default_rng(0)
+    assert (make(rng=gen) != make(rng=gen)).nnz > 0
+
+
+def test_sparse_complete_blocks_equal_dense():
+    # Probability 1 or 0 and spread 0 leave no randomness in the structure: the sparse
+    # and dense generators must then give the same matrix, entry for entry (row sums of
+    # integers are exact in any order). This pins down the pair -> (i, j) numbering.
+    kw = dict(w_in=1.0, w_out=2.0, spread=0.0, n_strong=0, leak=0.5, rng=0)
+    for p_in, p_out in [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]:
+        for gen in (clustered, clustered_asymmetric):
+            S = gen([5, 1, 3, 4], p_in=p_in, p_out=p_out, sparse=True, **kw)
+            D = gen([5, 1, 3, 4], p_in=p_in, p_out=p_out, **kw)
+            np.testing.assert_array_equal(S.toarray(), D)
+    for symmetric in (True, False):
+        S = erdos_renyi(9, 1.0, spread=0.0, symmetric=symmetric, sparse=True, rng=0)
+        np.testing.assert_array_equal(S.toarray(), erdos_renyi(9, 1.0, spread=0.0, rng=0))
+    kw = dict(p=1.0, w_inh=2.0, spread=0.0, diagonal="dominant", rng=0)
+    np.testing.assert_array_equal(dale(7, 3, sparse=True, **kw).toarray(), dale(7, 3, **kw))
+    S = erdos_renyi(5, 0.0, leak=2.0, sparse=True, rng=0)
+    np.testing.assert_array_equal(S.toarray(), -2.0 * np.eye(5))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda s: erdos_renyi(6, 0.5, sparse=True, rng=s),
+        lambda s: erdos_renyi(5, 0.5, symmetric=False, sparse=True, rng=s),
+        lambda s: clustered([3, 2], p_in=0.5, p_out=0.5, n_strong=0, sparse=True, rng=s),
+        lambda s: clustered_asymmetric(
+            [3, 2], p_in=0.5, p_out=0.5, n_strong=0, sparse=True, rng=s
+        ),
+    ],
+)
+def test_sparse_every_pair_equally_likely(make):
+    # Each off-diagonal entry is present in Binomial(R, 1/2) of R independent draws;
+    # 4.5 sd bounds every one of the <= 30 entries with probability > 1 - 30 * 7e-6.
+    # An off-by-one in the skipping or the numbering empties or doubles some entry.
+    R = 1000
+    counts = sum((make(s) != 0).astype(np.int64).toarray() for s in range(R))
+    n = counts.shape[0]
+    off = counts[_off(n)]
+    assert np.all(np.abs(off - R / 2) < 4.5 * np.sqrt(R / 4)), off
+    assert np.all(np.diag(counts) == R)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_sparse_cluster_densities_binomial(symmetric):
+    sizes, p_in, p_out = [60, 40, 30], 0.3, 0.05
+    gen = clustered if symmetric else clustered_asymmetric
+    S = gen(sizes, p_in=p_in, p_out=p_out, n_strong=0, sparse=True, rng=11)
+    (c_in, t_in), (c_out, t_out) = _pair_counts(S.toarray(), sizes, symmetric)
+    # Binomial(t, p) counts, 4 sd (as in the dense test).
+    for c, t, p in [(c_in, t_in, p_in), (c_out, t_out, p_out)]:
+        assert abs(c - t * p) < 4 * np.sqrt(t * p * (1 - p)), (c, t, p)
+
+
+def test_sparse_asymmetric_directions_independent():
+    # As test_asymmetric_directions_independent, on the sparse generator.
+    sizes, p_in = [60, 40], 0.3
+    S = clustered_asymmetric(sizes, p_in=p_in, p_out=0.0, n_strong=0, sparse=True, rng=4)
+    C = _offdiag(S).toarray() != 0
+    c = int(C.sum())
+    recip = int((C & C.T).sum())
+    assert abs(recip - c * p_in) < 4 * np.sqrt(2) * np.sqrt(c * p_in * (1 - p_in))
+
+
+def test_sparse_weights_match_dense_distribution():
+    # Same distribution, different draws: the inside and between weights of the sparse
+    # and dense generators are two samples of U[w(1-s), w(1+s)] (strong ones aside), so
+    # the two-sample KS test rejects with probability 1e-3 under agreement (fixed seeds).
+    from scipy.stats import ks_2samp
+
+    sizes = [80, 60]
+    kw = dict(p_in=0.3, p_out=0.1, w_in=2.0, w_out=0.5, n_strong=0, rng=2)
+    lab = cluster_labels(sizes)
+    same = lab[:, None] == lab[None, :]
+    up = np.triu(np.ones((140, 140), dtype=bool), 1)
+    D = clustered(sizes, **kw)
+    S = clustered(sizes, sparse=True, **kw).toarray()
+    for block in (same, ~same):
+        d, s = D[block & up], S[block & up]
+        d, s = d[d != 0], s[s != 0]
+        assert ks_2samp(d, s).pvalue > 1e-3
+        # Counts: both Binomial(t, p) -> the difference has sd sqrt(2 t p (1 - p)).
+        t = int((block & up).sum())
+        p = kw["p_in"] if block is same else kw["p_out"]
+        assert abs(d.size - s.size) < 4 * np.sqrt(2 * t * p * (1 - p))
+
+
+def test_sparse_strong_synapses():
+    sizes, w_in, spread = [20, 15, 2], 2.0, 0.25
+    S = clustered(
+        sizes, p_in=0.4, p_out=0.2, w_in=w_in, spread=spread, n_strong=3, sparse=True, rng=7
+    )
+    lab = cluster_labels(sizes)
+    W = _offdiag(S).toarray()
+    for c, pairs in enumerate([3, 3, 1]):  # the cluster of 2 has a single pair
+        block = W[np.ix_(lab == c, lab == c)]
+        strong = block > w_in * (1 + spread)
+        assert int(strong.sum()) == 2 * pairs
+        assert block[strong].min() >= 10 * w_in * (1 - spread)
+    # Strong pairs are connected whatever p_in is; directed ones when asymmetric.
+    A = clustered_asymmetric([10, 6], p_in=0.0, p_out=0.0, n_strong=4, sparse=True, rng=0)
+    assert _offdiag(A).nnz == 8
+    lab = cluster_labels([10, 6])
+    i, j = _offdiag(A).nonzero()
+    assert np.all(lab[i] == lab[j])
+
+
+def test_sparse_dale_signs_per_column():
+    n_exc, n_inh, w_inh, spread = 160, 40, 3.0, 0.5
+    S = dale(n_exc, n_inh, p=0.1, w_inh=w_inh, diagonal="dominant", sparse=True, rng=2)
+    W = _offdiag(S).tocoo()
+    exc = W.col < n_exc
+    assert np.all(W.data[exc] > 0) and np.all(W.data[~exc] < 0)
+    assert exc.any() and (~exc).any()
+    assert W.data[exc].min() >= 1 - spread and W.data[exc].max() <= 1 + spread
+    inh = -W.data[~exc]
+    assert inh.min() >= w_inh * (1 - spread) and inh.max() <= w_inh * (1 + spread)
+    # Ordered pairs, Binomial(n (n - 1), p) of them, 4 sd.
+    n, p = n_exc + n_inh, 0.1
+    t = n * (n - 1)
+    assert abs(W.nnz - t * p) < 4 * np.sqrt(t * p * (1 - p))
+
+
+def test_sparse_erdos_renyi_signed_symmetric():
+    S = erdos_renyi(200, 0.1, signed=True, sparse=True, rng=0)
+    W = _offdiag(S)
+    assert (W != W.T).nnz == 0
+    pos, neg = int((W > 0).sum()), int((W < 0).sum())
+    m = pos + neg  # pairs counted twice: fair signs on m/2 pairs, as in the dense test
+    assert abs(pos - neg) / 2 < 4 * np.sqrt(m / 2 / 4)
+
+
+def test_sparse_large_clustered_is_linear_in_memory():
+    # 100,000 neurons in 100 clusters of 1,000, ~20 synapses per neuron inside the
+    # cluster and ~1 long-range one: the generator's peak memory must be O(m), far below
+    # the 80 GB of one dense n x n float64 array.
+    import tracemalloc
+
+    sizes, n, m_c = [1000] * 100, 100_000, 1000
+    p_in, p_out = 19 / 999, 1 / 99_000
+    tracemalloc.start()
+    try:
+        S = clustered(sizes, p_in=p_in, p_out=p_out, w_in=0.05, w_out=0.05, sparse=True, rng=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert S.shape == (n, n)
+    # The result holds 12 bytes per stored entry (float64 value, int32 column); building
+    # it keeps a few int64/float64 arrays per synapse alive at once (positions, rows,
+    # columns, values, scatter indices): 128 bytes per entry bounds that with room, and
+    # is ~600x below n^2 * 8 bytes.
+    assert peak < 128 * S.nnz
+    assert peak < n * n * 8 / 500
+    T = S.T.tocsr()
+    assert np.array_equal(T.indices, S.indices) and np.array_equal(T.data, S.data)
+    _assert_dominant(S, 1.0)
+    # Pair counts: inside Binomial(t_in, p_in), between Binomial(t_out, p_out) over
+    # unordered pairs, 4 sd. The strong pairs (2 per cluster) add <= 200 inside.
+    i, j = _upper_pairs(S)
+    t_in = 100 * m_c * (m_c - 1) // 2
+    t_out = n * (n - 1) // 2 - t_in
+    between = int((i // m_c != j // m_c).sum())
+    inside = i.size - between
+    assert abs(between - t_out * p_out) < 4 * np.sqrt(t_out * p_out)
+    assert abs(inside - t_in * p_in) < 4 * np.sqrt(t_in * p_in) + 200
+    # Mean degree (synapses per neuron): (m_c - 1) p_in + (n - m_c) p_out = 19 + 0.99 = 20
+    # (+ 0.004 strong); its sd is that of the total count, 2 sqrt(t p) / n.
+    degree = (S.nnz - n) / n
+    sd = 2 * np.sqrt(t_in * p_in + t_out * p_out) / n
+    assert abs(degree - (19 + 99 / 100)) < 4 * sd + 400 / n
+
+
+def test_sparse_validation_before_drawing():
+    # A rejected call must not advance the caller's Generator.
+    gen = np.random.default_rng(0)
+    state = gen.bit_generator.state
+    with pytest.raises(ValueError, match="use diagonal='dominant'"):
+        dale(5, 5, sparse=True, rng=gen)
+    with pytest.raises(TypeError, match="sparse must be"):
+        clustered([3], sparse="no", rng=gen)
+    assert gen.bit_generator.state == state
