@@ -101,7 +101,7 @@ def from_sparse(A, name: str = "A") -> Connectivity:
         row = int(np.searchsorted(A.indptr, k, side="right") - 1)
         raise ValueError(
             f"{name} has a non-finite entry {name}[{row}, {int(A.indices[k])}] == "
-            f"{A.data[k]!r}; all entries must be finite."
+            f"{float(A.data[k])!r}; all entries must be finite."
         )
     diag = A.diagonal()
     _diagonal_error(diag, name)
@@ -160,7 +160,7 @@ def from_synapses(n, pre, post, w, leak) -> Connectivity:
     w_arr = w_arr.astype(np.float64)
     if not np.all(np.isfinite(w_arr)):
         k = int(np.argmax(~np.isfinite(w_arr)))
-        raise ValueError(f"w[{k}] == {w_arr[k]!r}, all weights must be finite.")
+        raise ValueError(f"w[{k}] == {float(w_arr[k])!r}, all weights must be finite.")
     if np.any(w_arr == 0):
         k = int(np.argmax(w_arr == 0))
         raise ValueError(
@@ -175,7 +175,7 @@ def from_synapses(n, pre, post, w, leak) -> Connectivity:
     leak = _model.check_vector("leak", leak, n)
     if np.any(leak <= 0):
         i = int(np.argmax(leak <= 0))
-        raise ValueError(f"leak[{i}] == {leak[i]!r}, every leak must be > 0.")
+        raise ValueError(f"leak[{i}] == {float(leak[i])!r}, every leak must be > 0.")
     key = post * n + pre
     order = np.argsort(key, kind="stable")
     skey = key[order]
