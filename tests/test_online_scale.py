@@ -363,3 +363,15 @@ def test_hundred_thousand_neurons_without_n_squared():
     assert rep.decided and rep.symmetric and rep.n_candidates == m
     assert net.n_synapses == rep.counts_after["STABLE"] < m
     assert np.all(net.leak > 0)
+
+
+@pytest.mark.parametrize("make", [_symmetric, _asymmetric])
+def test_large_fixed_point_by_krylov_solve(large_checks, make):
+    # Above EXACT_MAX_N the default x0 = -A^{-1} b comes from CG (symmetric) or GMRES,
+    # to rtol 1e-10 of b: the error in x is at most cond(A) * 1e-10 relative.
+    A = make()
+    b = np.linspace(-1, 1, A.shape[0])
+    net = _build("csr", A, bias=b)
+    exact = -np.linalg.solve(A, b)
+    cond = np.linalg.cond(A)
+    np.testing.assert_allclose(net.state, exact, rtol=0, atol=2e-10 * cond * np.abs(exact).max())
