@@ -375,3 +375,25 @@ def test_large_fixed_point_by_krylov_solve(large_checks, make):
     exact = -np.linalg.solve(A, b)
     cond = np.linalg.cond(A)
     np.testing.assert_allclose(net.state, exact, rtol=0, atol=2e-10 * cond * np.abs(exact).max())
+
+
+@pytest.mark.parametrize("case", ["symmetric", "one-missing", "unsorted"])
+def test_partner_index_matches_a_brute_force_search(case):
+    from plasticsim.online._decisions import partner_index
+
+    pre, post, _, _ = _large_synapses(40, 6, rng=2)
+    order = np.lexsort((pre, post))
+    pre, post = pre[order], post[order]
+    if case == "one-missing":
+        pre, post = np.delete(pre, 5), np.delete(post, 5)
+    if case == "unsorted":
+        perm = np.random.default_rng(0).permutation(pre.size)
+        pre, post = pre[perm], post[perm]
+    expected = np.array(
+        [
+            next((f for f in range(pre.size) if (pre[f], post[f]) == (b, a)), -1)
+            for a, b in zip(pre, post, strict=True)
+        ]
+    )
+    np.testing.assert_array_equal(partner_index(pre, post, 40), expected)
+    assert (expected < 0).sum() == (1 if case == "one-missing" else 0)

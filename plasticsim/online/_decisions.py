@@ -28,6 +28,9 @@ def partner_index(pre: np.ndarray, post: np.ndarray, n: int) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     key = post.astype(np.int64) * n + pre
     if np.all(key[1:] > key[:-1]):
+        partner = _partner_by_transpose(pre, post, n)
+        if partner is not None:
+            return partner
         order, skey = None, key
     else:
         order = np.argsort(key, kind="stable")
@@ -42,6 +45,31 @@ def partner_index(pre: np.ndarray, post: np.ndarray, n: int) -> np.ndarray:
         pos = order[pos]
     pos[~found] = -1
     return pos
+
+
+def _partner_by_transpose(pre, post, n: int):
+    """``O(n + m)`` partners of a table sorted by ``(post, pre)`` whose pattern is
+    symmetric, or None when it is not.
+
+    The table is the CSR pattern of ``W`` (row = post) holding the synapse numbers; its
+    transpose converted to CSR (a counting sort) holds at ``[post_e, pre_e]`` the number
+    of synapse ``post_e -> pre_e``, the reverse of ``e``. When both patterns agree the
+    entries line up with the table's order.
+    """
+    import scipy.sparse as sp
+
+    m = pre.size
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(post, minlength=n), out=indptr[1:])
+    table = sp.csr_array((np.arange(m, dtype=np.int64), pre, indptr), shape=(n, n))
+    flipped = table.T.tocsr()
+    flipped.sort_indices()
+    if not (
+        np.array_equal(flipped.indptr, table.indptr)
+        and np.array_equal(flipped.indices, table.indices)
+    ):
+        return None
+    return np.asarray(flipped.data, dtype=np.int64)
 
 
 def weights_symmetric(n: int, pre, post, w) -> bool:
