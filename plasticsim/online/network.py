@@ -408,7 +408,7 @@ class RateNetwork:
         synapses = {
             "w": conn.w,
             "sgn": np.sign(conn.w),
-            "status": np.full(conn.w.size, int(LABILE)),
+            "status": np.full(conn.w.size, int(LABILE), dtype=np.int32),
         }
         net = cls._assemble(
             opts, codeobj, seed, gen, conn.n, conn.pre, conn.post, neurons, synapses
@@ -506,7 +506,9 @@ class RateNetwork:
             codeobj_class=self._codeobj,
         )
         if pre.size:  # connect() raises on empty arrays
-            S.connect(i=np.asarray(pre, dtype=np.int64), j=np.asarray(post, dtype=np.int64))
+            # Brian2 stores synapse indices as int32: hand them over in that type (no
+            # transient int64 copy of the table).
+            S.connect(i=np.asarray(pre, dtype=np.int32), j=np.asarray(post, dtype=np.int32))
             for var, value in values.items():
                 S.variables[var].set_value(value)
         return S
