@@ -15,11 +15,11 @@ memory) with the network loaded from the same file, ``--repeats`` times, interle
 - ``plain``: the Brian2 script a user writes: a ``NeuronGroup``, ``(summed)`` recurrent
   input, and a per-synapse trace ``dtrace/dt = |w| (x_post - sgn x_pre)^2`` integrated on
   its own clock every ``tau/10`` (``Synapses(..., dt=tau/10)``, the sign stored once per
-  synapse; BRIAN2_NOTES.md). Printed: compile time (build and one step of a 20-neuron
-  copy first: code generation and compilation, or loading from the cache), build time
-  of the real network (objects, ``connect``, variables), its first one-step run (loading
-  the compiled code), run time of ``--duration`` tau, synapse-steps per second
-  (synapses x neuron steps / run time) and peak resident memory of the process.
+  synapse; BRIAN2_NOTES.md). Printed: code load (build and one step of a 20-neuron copy:
+  code generation and loading the compiled code from the cache), build time of the
+  real network (objects, ``connect``, variables), its first one-step run, run time of
+  ``--duration`` tau, synapse-steps per second (synapses x neuron steps / run time) and
+  peak resident memory of the process.
 - ``plasticsim``: :class:`plasticsim.online.RateNetwork` on the same network: build,
   warm-up (compile), a wake of 10 tau, one sleep epoch of ``--duration`` tau with
   decisions at density 0.1 and compaction, a wake of 10 tau after pruning, the kept
@@ -33,8 +33,9 @@ Also printed: generation time of the network (median over the repeats, in this
 process), and synapse-steps per second at the largest size over the smallest (same
 synapses per neuron): ~1 when no super-linear cost is left. Medians of ``--repeats``
 runs; the machine's load average is printed next to them (timings on a shared machine
-are noisy). Nothing here is asserted. Compilation is cold only in the first process of
-an invocation (``--cache-dir``, default a fresh temporary directory per invocation).
+are noisy). Nothing here is asserted. Each side is first compiled once, in a process of
+its own, on a 20-neuron copy (cold with the default ``--cache-dir``, a fresh temporary
+directory), so that every measured process loads the same compiled code.
 
     python benchmarks/large.py [--sizes 1000 100000] [--repeats 3] [--duration 50]
                                [--sides plain plasticsim]
@@ -169,14 +170,19 @@ def _warm_up(build, run) -> float:
     return time.perf_counter() - t0
 
 
+def _plain_warm_up(b2, cfg: dict) -> float:
+    ns = {"tau": TAU_MS * b2.ms, "sigma": SIGMA}
+    return _warm_up(
+        lambda A: _plain_objects(b2, A)[0], lambda net: net.run(DT_MS * b2.ms, namespace=ns)
+    )
+
+
 def measure_plain(path: str, cfg: dict) -> dict:
     """The plain Brian2 script on the network stored at ``path``, in this process."""
     b2 = _brian2_setup(cfg["cache_dir"], cfg["seed"])
     ms = b2.ms
     ns = {"tau": TAU_MS * ms, "sigma": SIGMA}
-    compile_ = _warm_up(
-        lambda A: _plain_objects(b2, A)[0], lambda net: net.run(DT_MS * ms, namespace=ns)
-    )
+    compile_ = _plain_warm_up(b2, cfg)
     A = sp.load_npz(path).tocsr()
     rss_start = _rss()
     t0 = time.perf_counter()
@@ -206,6 +212,28 @@ def measure_plain(path: str, cfg: dict) -> dict:
     }
 
 
+def _plasticsim_kwargs(b2, cfg: dict) -> dict:
+    ms = b2.ms
+    return dict(tau=TAU_MS * ms, sigma=SIGMA, dt=DT_MS * ms, target="cython", rng=cfg["seed"])
+
+
+def _plasticsim_first_runs(b2, net) -> None:
+    """A one-step wake and a two-sample sleep without decisions: every code object runs."""
+    net.wake(DT_MS * b2.ms, record=False)
+    net.sleep(2 * TRACE_DT_MS * b2.ms, decide=False, burn_in=0 * b2.ms)
+
+
+def _plasticsim_warm_up(b2, cfg: dict) -> float:
+    from plasticsim.online import RateNetwork
+
+    dense = cfg["plasticsim_input"] == "dense"
+    kw = _plasticsim_kwargs(b2, cfg)
+    return _warm_up(
+        lambda A: RateNetwork.from_matrix(A.toarray() if dense else A, **kw),
+        lambda net: _plasticsim_first_runs(b2, net),
+    )
+
+
 def measure_plasticsim(path: str, cfg: dict) -> dict:
     """plasticsim's RateNetwork on the network stored at ``path``, in this process.
 
@@ -225,24 +253,15 @@ def measure_plasticsim(path: str, cfg: dict) -> dict:
                 f"--plasticsim-input dense: n == {n} > {DENSE_LIMIT}, would form an n x n array."
             )
         A = A.toarray()
-    kw = dict(tau=TAU_MS * ms, sigma=SIGMA, dt=DT_MS * ms, target="cython", rng=cfg["seed"])
-
-    def first_runs(net):
-        net.wake(DT_MS * ms, record=False)
-        net.sleep(2 * TRACE_DT_MS * ms, decide=False, burn_in=0 * ms)
-
-    dense = cfg["plasticsim_input"] == "dense"
-    compile_ = _warm_up(
-        lambda A: RateNetwork.from_matrix(A.toarray() if dense else A, **kw), first_runs
-    )
+    compile_ = _plasticsim_warm_up(b2, cfg)
     rss_start = _rss()
     t0 = time.perf_counter()
-    net = RateNetwork.from_matrix(A, **kw)
+    net = RateNetwork.from_matrix(A, **_plasticsim_kwargs(b2, cfg))
     build = time.perf_counter() - t0
     m = net.n_synapses
     del A
     t0 = time.perf_counter()
-    first_runs(net)
+    _plasticsim_first_runs(b2, net)
     first = time.perf_counter() - t0
     wake_steps = int(round(10 * TAU_MS / DT_MS))
     t0 = time.perf_counter()
@@ -286,23 +305,29 @@ def measure_plasticsim(path: str, cfg: dict) -> dict:
 
 
 SIDES = {"plain": measure_plain, "plasticsim": measure_plasticsim}
+WARM_UPS = {"plain": _plain_warm_up, "plasticsim": _plasticsim_warm_up}
 
 
-def in_child(side: str, path: str, cfg: dict) -> dict:
-    """Run one side in a fresh interpreter: its peak memory is its own."""
+def compile_side(side: str, cfg: dict) -> float:
+    """Seconds to compile (cold cache) one side's code on a 20-neuron copy."""
+    return WARM_UPS[side](_brian2_setup(cfg["cache_dir"], cfg["seed"]), cfg)
+
+
+def in_child(fn, *args):
+    """Run ``fn(*args)`` in a fresh interpreter: its peak memory is its own."""
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as ex:
-        return ex.submit(SIDES[side], path, cfg).result()
+        return ex.submit(fn, *args).result()
 
 
 # --------------------------------------------------------------------------- report
 
 
 ROWS = [  # key, label, scale, unit
-    ("compile_s", "compile (20-neuron copy)", 1.0, "s"),
+    ("compile_s", "code load (20-neuron copy)", 1.0, "s"),
     ("build_s", "build", 1.0, "s"),
     ("first_step_s", "first run (cache load)", 1.0, "s"),
     ("run_s", "run / sleep epoch", 1.0, "s"),
-    ("syn_steps_per_s", "throughput", 1e-6, "M synapse-steps/s"),
+    ("syn_steps_per_s", "  per synapse-step", 1e-6, "M synapse-steps/s"),
     ("decide_s", "decisions + compaction", 1.0, "s"),
     ("burn_in_tau", "default burn-in", 1.0, "tau"),
     ("wake_before_s", "wake 10 tau, before", 1.0, "s"),
@@ -336,7 +361,7 @@ def report(size: int, gen_times: list[float], results: dict[str, list[dict]]) ->
         loads = [round(r["load"], 1) for r in results[s]]
         runs = [round(r["run_s"], 2) for r in results[s]]
         compiles = [round(r["compile_s"], 2) for r in results[s]]
-        print(f"  {s}: run {runs} s, compile {compiles} s, load average {loads}")
+        print(f"  {s}: run {runs} s, code load {compiles} s, load average {loads}")
     if "plain" in results and "plasticsim" in results:
         print("  ratios plasticsim / plain (medians, same run):")
         for key, label in [
@@ -376,6 +401,11 @@ def main(argv=None) -> None:
             f"{args.duration:g} tau per run, {args.repeats} repeats, seed {args.seed}; "
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
         )
+        # Compile each side once (cold unless --cache-dir holds it already), so that
+        # every measured process loads the same compiled code.
+        for side in args.sides:
+            t = in_child(compile_side, side, cfg)
+            print(f"{side}: code generation + compilation {t:.1f} s (20-neuron copy)")
         throughput = {s: {} for s in args.sides}
         for size in args.sizes:
             gen_times = []
@@ -389,7 +419,7 @@ def main(argv=None) -> None:
             results = {s: [] for s in args.sides}
             for _ in range(args.repeats):
                 for side in args.sides:
-                    results[side].append(in_child(side, path, cfg))
+                    results[side].append(in_child(SIDES[side], path, cfg))
             report(size, gen_times, results)
             for s in args.sides:
                 throughput[s][size] = _median(results[s], "syn_steps_per_s")

@@ -9,7 +9,7 @@ structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
 """
 
 from . import networks, testing
-from .covariance import empirical_covariance, noise_covariance
+from .covariance import empirical_covariance, euler_covariance, noise_covariance
 from .dynamics import Trajectory, TrajectoryError, simulate, trajectory_error
 from .experiment import ModelError, Results, load_model, run_model
 from .rule import (
@@ -69,6 +69,7 @@ __all__ = [
     "compare_spectra",
     "control_probabilities",
     "empirical_covariance",
+    "euler_covariance",
     "k_from_epsilon",
     "load_model",
     "match_eigenvalues",

@@ -1,9 +1,28 @@
 """The ``plasticsim`` command: run model files, the demo, list models, summarise results.
 
 Exit status: 0 on success, 2 for bad input or usage (an invalid model, a missing file, an
-existing result without ``--force``), 1 for a failure while running, 130 when
-interrupted. Progress and log lines go to stderr (bars on a terminal, plain lines
-otherwise, nothing with ``--quiet``); summaries go to stdout.
+output that cannot be written, an existing result without ``--force``), 1 for a failure
+while running, 130 when interrupted. Progress and log lines go to stderr (bars on a
+terminal, plain lines otherwise, nothing with ``--quiet``); summaries go to stdout.
+
+Interruptions: SIGINT (Ctrl-C) and SIGTERM (``kill``, a job scheduler) at any moment of
+``run``, ``demo``, ``snapshot`` or ``check`` stop the command with exit status 130; nothing
+is written and an existing result (also one ``--force`` was replacing) is left
+byte-identical. Two things make this so in the command's process:
+
+- its own handler for both signals raises ``KeyboardInterrupt`` wherever the command is,
+  and the library's atomic writes (:meth:`plasticsim.experiment.Results.save`) clean up
+  on it;
+- for a model with online pruning, Brian2 is imported first and its
+  ``core.stop_on_keyboard_interrupt`` preference is turned off, and the handler is
+  installed again over the one Brian2 installs on import. Brian2's own handler would
+  otherwise turn the first Ctrl-C into "stop the current ``Network.run``": the run would
+  return normally with a cut-short measurement and the command would go on to write it.
+  Either measure alone would do for SIGINT; both keep it so if one of them is undone.
+
+The result is committed by a rename; a signal that arrives after it (in the last
+milliseconds: removing a replaced result, printing the summary) cannot undo it: the
+command then says so and exits 0.
 """
 
 from __future__ import annotations
@@ -37,12 +56,13 @@ class _InputError(Exception):
 def _inputs(*errors):
     """Resolve a command's inputs: a missing file (or ``errors``) there is bad input.
 
-    Only here does a ``FileNotFoundError`` or ``NotADirectoryError`` mean exit status 2;
-    raised later, while running, it is a failure (exit status 1).
+    Only here does a ``FileNotFoundError``, ``NotADirectoryError`` or ``PermissionError``
+    (e.g. an output directory that cannot be written) mean exit status 2; raised later,
+    while running, it is a failure (exit status 1).
     """
     try:
         yield
-    except (FileNotFoundError, NotADirectoryError, *errors) as exc:
+    except (FileNotFoundError, NotADirectoryError, PermissionError, *errors) as exc:
         raise _InputError(str(exc)) from exc
 
 
@@ -265,12 +285,37 @@ def _describe(metrics: dict, path: Path | None) -> str:
 # =========================================================================== commands
 
 
-def _run(args, model, out: Path) -> int:
+class _Watch:
+    """Whether the output ``path`` was written: its identity (device, inode) changed.
+
+    A result (a directory) or a golden (a file) is committed by renaming a complete
+    temporary one onto ``path``, which gives ``path`` a new inode; so an interruption
+    that arrives after the commit is told from one before it.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.before = self._identity()
+
+    def _identity(self):
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def written(self) -> bool:
+        now = self._identity()
+        return now is not None and now != self.before
+
+
+def _run(args, path: Path, out: Path) -> int:
     from .experiment import run_model
 
+    args.watch = _Watch(out)
     with _output(args.quiet, args.verbose) as progress:
         results = run_model(
-            model,
+            path,
             out=out,
             rng=args.seed,
             force=args.force,
@@ -290,6 +335,8 @@ def _cmd_run(args) -> int:
         model = load_model(path, overrides=args.set or ())
         out = Path(args.out) if args.out else Path("results") / model.name
         _check_target(out, args.force)
+    if model.config["pruning"]["online"]:
+        args.signals.brian2()
     return _run(args, path, out)
 
 
@@ -308,13 +355,15 @@ def _cmd_demo(args) -> int:
 
     path = shipped_models()["clustered"]
     with _inputs():
-        load_model(path, overrides=args.set or ())
+        model = load_model(path, overrides=args.set or ())
         if args.out:
             out = Path(args.out)
         else:
             default = Path("results") / "demo"
             out = default if args.force else _free_dir(default)
         _check_target(out, args.force)
+    if model.config["pruning"]["online"]:
+        args.signals.brian2()
     return _run(args, path, out)
 
 
@@ -350,32 +399,40 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_snapshot(args) -> int:
-    from .experiment import resolve_model
+    from .experiment import load_model
     from .testing import snapshot_model
+    from .testing._models import _check_golden_target
 
+    out = Path(args.out)
     with _inputs():
-        resolve_model(args.model)
+        model = load_model(args.model, overrides=args.set or ())
+        _check_golden_target(out, args.force)
+    if model.config["pruning"]["online"]:
+        args.signals.brian2()
+    args.watch = _Watch(out)
     with _output(args.quiet, args.verbose):
         golden = snapshot_model(
             args.model,
-            args.out,
+            out,
             seed=args.seed,
             overrides=args.set or None,
             rtol=args.rtol,
             force=args.force,
         )
     names = ", ".join(sorted(golden.spectra))
-    print(f"golden spectra ({names}) of seed {golden.metadata['seed']} written to {args.out}")
+    print(f"golden spectra ({names}) of seed {golden.metadata['seed']} written to {out}")
     return _EXIT_OK
 
 
 def _cmd_check(args) -> int:
-    from .experiment import resolve_model
+    from .experiment import load_model
     from .testing import check_model, load_golden
 
     with _inputs():
-        resolve_model(args.model)
-        load_golden(args.golden)  # invalid: GoldenError (exit 2), like a missing file
+        golden = load_golden(args.golden)  # invalid: GoldenError (exit 2), like a missing file
+        model = load_model(args.model, overrides=golden.metadata.get("overrides") or ())
+    if model.config["pruning"]["online"]:
+        args.signals.brian2()
     with _output(args.quiet, args.verbose):
         ok, report = check_model(args.model, args.golden, rtol=args.rtol)
     print(report)
@@ -503,54 +560,108 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Treat SIGTERM (a job scheduler's or ``kill``'s stop) like Ctrl-C.
+def _interrupt(signum, frame):
+    """The command's handler of SIGINT and SIGTERM: stop where it is."""
+    raise KeyboardInterrupt
 
-    Both then take the same path: a result being written is removed, exit status 130.
+
+class _Signals:
+    """The command's signal handling (see the module docstring), undone by :meth:`restore`.
+
+    Installed from the main thread only (the only one that may); ``main`` called from
+    another thread leaves the process's handlers alone.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be installed from the main thread
-        return
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
+    def __init__(self):
+        self.active = threading.current_thread() is threading.main_thread()
+        self.previous = {}
+        self.brian2_pref = None
+        if self.active:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, _interrupt)
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def brian2(self) -> None:
+        """Import Brian2 now, with its stop-on-Ctrl-C off and this handler over its own."""
+        if not self.active:
+            return
+        from brian2 import prefs
+
+        if self.brian2_pref is None:
+            self.brian2_pref = prefs.core.stop_on_keyboard_interrupt
+        prefs.core.stop_on_keyboard_interrupt = False
+        signal.signal(signal.SIGINT, _interrupt)  # over the handler Brian2 installs on import
+
+    def hold(self) -> None:
+        """Ignore further signals (while the command reports how it ended)."""
+        if self.active:
+            for signum in self.previous:
+                signal.signal(signum, signal.SIG_IGN)
+
+    def restore(self) -> None:
+        if self.brian2_pref is not None:
+            from brian2 import prefs
+
+            prefs.core.stop_on_keyboard_interrupt = self.brian2_pref
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+def _interrupted(args) -> int:
+    watch = getattr(args, "watch", None)
+    if watch is not None and watch.written():
+        print(
+            f"\nplasticsim: a signal arrived after {str(watch.path)!r} was complete; it is "
+            "kept (the command had finished its work).",
+            file=sys.stderr,
+        )
+        return _EXIT_OK
+    print("\nplasticsim: interrupted; no result was written.", file=sys.stderr)
+    return _EXIT_INTERRUPTED
 
 
 def main(argv=None) -> int:
     """Entry point of the ``plasticsim`` command; returns the exit status."""
-    from .experiment import ModelError
-    from .testing._golden import GoldenError
+    signals = _Signals()
+    try:
+        return _main(argv, signals)
+    finally:
+        signals.restore()
 
-    parser = build_parser()
+
+def _main(argv, signals: _Signals) -> int:
+    args = argparse.Namespace()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version (0) or a usage error (2)
-        return int(exc.code or 0)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return _EXIT_USAGE
-    try:
-        with _sigterm_as_interrupt():
-            return args.func(args)
-    except (ModelError, GoldenError, FileExistsError, _InputError) as exc:
-        print(f"plasticsim: error: {exc}", file=sys.stderr)
-        return _EXIT_USAGE
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, --version (0) or a usage error (2)
+            return int(exc.code or 0)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return _EXIT_USAGE
+        args.signals = signals
+        return args.func(args)
     except KeyboardInterrupt:
-        print("\nplasticsim: interrupted; no result was written.", file=sys.stderr)
-        return _EXIT_INTERRUPTED
+        signals.hold()
+        return _interrupted(args)
     except BrokenPipeError:  # e.g. `plasticsim models | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return _EXIT_FAILURE
-    except Exception as exc:  # a failure while running: show where, exit 1
+    except Exception as exc:
+        if _is_bad_input(exc):
+            print(f"plasticsim: error: {exc}", file=sys.stderr)
+            return _EXIT_USAGE
+        # a failure while running: show where, exit 1
         if os.environ.get("PLASTICSIM_TRACEBACK", "1") != "0":
             traceback.print_exc()
         print(f"plasticsim: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return _EXIT_FAILURE
+
+
+def _is_bad_input(exc: Exception) -> bool:
+    """An invalid model or golden, an existing output, or an input error (exit 2)."""
+    from .experiment import ModelError
+    from .testing._golden import GoldenError
+
+    return isinstance(exc, ModelError | GoldenError | FileExistsError | _InputError)

@@ -12,15 +12,19 @@ covariance, covariance difference, probabilities).
 from __future__ import annotations
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 __all__ = [
+    "pool_blocks",
     "plot_structure",
     "plot_spectra",
     "plot_trajectory_errors",
     "plot_online_states",
     "plot_trace_scores",
+    "trace_ratio_summary",
     "result_figures",
     "METHOD_STYLE",
 ]
@@ -49,24 +53,137 @@ def _boundaries(ax, labels) -> None:
         ax.axvline(e, color="k", lw=0.6, alpha=0.6)
 
 
+_POOLINGS = ("absmax", "mean")
+
+
+def pool_blocks(M, block, *, how):
+    """Pool a square matrix into ``block x block`` tiles, one value per tile.
+
+    An image of an ``n x n`` matrix on fewer than ``n`` pixels per side shows an
+    arbitrary subset of the entries (aliasing, moiré): a sparse synapse between clusters
+    vanishes. Pooling first gives every pixel a value computed from all its entries.
+
+    Parameters
+    ----------
+    M : array_like of shape (n, n)
+        NaN marks an entry with nothing to show (no synapse); NaN entries are ignored.
+    block : int
+        Tile size; the last row and column of tiles are partial when ``block`` does not
+        divide ``n``.
+    how : {"absmax", "mean"}
+        ``"absmax"``: the entry of largest absolute value, with its sign (a single strong
+        or isolated entry survives, e.g. one long-range synapse among empty entries);
+        ``"mean"``: the mean of the tile's entries.
+
+    Returns
+    -------
+    ndarray of shape (ceil(n / block), ceil(n / block))
+        NaN where a tile holds only NaN.
+
+    Notes
+    -----
+    ``O(n^2)`` time and one copy of ``M``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = np.full((6, 6), np.nan)
+    >>> M[0, 5] = -2.0  # one synapse
+    >>> M[4, 4], M[5, 5] = 1.0, 3.0
+    >>> pool_blocks(M, 3, how="absmax")
+    array([[nan, -2.],
+           [nan,  3.]])
+    >>> pool_blocks(M, 3, how="mean")
+    array([[nan, -2.],
+           [nan,  2.]])
+    """
+    M = np.asarray(M, dtype=float)
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"M has shape {M.shape}, must be square (n, n).")
+    if isinstance(block, bool) or not isinstance(block, int | np.integer):
+        raise TypeError(f"block == {block!r}, must be an integer.")
+    if block < 1:
+        raise ValueError(f"block == {block!r}, must be >= 1.")
+    if how not in _POOLINGS:
+        raise ValueError(f"how == {how!r}, must be one of {_POOLINGS}.")
+    n = M.shape[0]
+    nb = -(-n // block)
+    padded = np.full((nb * block, nb * block), np.nan)
+    padded[:n, :n] = M
+    tiles = padded.reshape(nb, block, nb, block).transpose(0, 2, 1, 3).reshape(nb, nb, -1)
+    present = ~np.isnan(tiles)
+    empty = ~present.any(axis=-1)
+    if how == "absmax":
+        idx = np.argmax(np.where(present, np.abs(tiles), -1.0), axis=-1)
+        out = np.take_along_axis(tiles, idx[..., None], axis=-1)[..., 0]
+    else:
+        count = present.sum(axis=-1)
+        out = np.where(present, tiles, 0.0).sum(axis=-1) / np.maximum(count, 1)
+    out[empty] = np.nan
+    return out
+
+
+def _extend(data, vmin, vmax) -> str:
+    """Colour-bar ``extend`` for the values of ``data`` beyond ``[vmin, vmax]``."""
+    finite = data[np.isfinite(data)]
+    low = finite.size > 0 and float(finite.min()) < vmin
+    high = finite.size > 0 and float(finite.max()) > vmax
+    return {(False, False): "neither", (True, False): "min", (False, True): "max"}.get(
+        (low, high), "both"
+    )
+
+
 def _matrix_panel(
-    fig, ax, M, title, cbar_label, *, cmap, norm=None, labels=None, vmin=None, vmax=None
+    fig,
+    ax,
+    M,
+    title,
+    cbar_label,
+    *,
+    cmap,
+    block,
+    how,
+    n,
+    norm=None,
+    labels=None,
+    vmin=None,
+    vmax=None,
 ):
-    im = ax.imshow(M, cmap=cmap, norm=norm, vmin=vmin, vmax=vmax, interpolation="nearest")
+    """One matrix as an image in neuron coordinates, pooled into ``block``-tiles if > 1."""
+    shown = pool_blocks(M, block, how=how) if block > 1 else M
+    edge = shown.shape[0] * block - 0.5
+    im = ax.imshow(
+        shown,
+        cmap=cmap,
+        norm=norm,
+        vmin=vmin,
+        vmax=vmax,
+        interpolation="nearest",
+        extent=(-0.5, edge, edge, -0.5),
+    )
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylim(n - 0.5, -0.5)
+    if block > 1:
+        what = "max |value|" if how == "absmax" else "mean"
+        title = f"{title}\n({what} of {block} × {block} blocks)"
     ax.set_title(title)
     ax.set_xlabel("presynaptic neuron j")
     ax.set_ylabel("postsynaptic neuron i")
     _boundaries(ax, labels)
-    cb = fig.colorbar(im, ax=ax, shrink=0.85)
+    lo, hi = (norm.vmin, norm.vmax) if norm is not None else (vmin, vmax)
+    lo = np.nanmin(shown) if lo is None else lo
+    hi = np.nanmax(shown) if hi is None else hi
+    cb = fig.colorbar(im, ax=ax, shrink=0.85, extend=_extend(shown, lo, hi))
     cb.set_label(cbar_label)
 
 
-def plot_structure(A, C, P, *, labels=None, title=None) -> Figure:
+def plot_structure(A, C, P, *, labels=None, title=None, max_blocks=300) -> Figure:
     """The four panels of Moore & Chaudhuri's Fig. 1.
 
     Weights (off-diagonal ``A``), stationary covariance ``C``, covariance difference
     ``C_ii + C_jj - 2 sign(a_ij) C_ij`` (the variance of ``x_i - sign(a) x_j``, Eq. 4 of
-    the paper) on the synapses, and keep probabilities ``P``.
+    the paper; the score of :func:`plasticsim.synapse_scores` over ``|a_ij|``) on the
+    synapses, and keep probabilities ``P``.
 
     Parameters
     ----------
@@ -74,39 +191,72 @@ def plot_structure(A, C, P, *, labels=None, title=None) -> Figure:
     labels : ndarray of int, shape (n,), default=None
         Group of every neuron (clusters); boundaries are drawn between groups.
     title : str, default=None
+    max_blocks : int, default=300
+        Largest number of rows (and columns) drawn per panel. A larger network is pooled
+        (:func:`pool_blocks`) into tiles of ``ceil(n / max_blocks)`` neurons, so that
+        no panel has more rows than pixels (a panel is about 3.1 inches, 370 pixels, wide
+        at 120 dpi; :func:`result_figures` uses ``3 x dpi``):
+        weights by the largest ``|a_ij|`` of a tile (with its sign: one long-range synapse
+        stays visible), the covariance, covariance difference and probabilities by their
+        mean over the tile's entries (over its synapses for the last two). The panel
+        titles say so.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Notes
+    -----
+    The weight scale ends at the 99.5th percentile of ``|a_ij|`` (stronger synapses take
+    the end colour), the covariance scale at the largest off-diagonal ``|C_ij|`` (larger
+    variances on the diagonal are drawn black); the colour bar then gets an arrow.
     """
+    from .rule import synapse_scores
+
     A, C, P = (np.asarray(M, dtype=float) for M in (A, C, P))
     n = A.shape[0]
+    if isinstance(max_blocks, bool) or not isinstance(max_blocks, int | np.integer):
+        raise TypeError(f"max_blocks == {max_blocks!r}, must be an integer.")
+    if max_blocks < 1:
+        raise ValueError(f"max_blocks == {max_blocks!r}, must be >= 1.")
+    block = -(-n // int(max_blocks))
     syn = A != 0
     np.fill_diagonal(syn, False)
     fig = Figure(figsize=(11, 9.5), layout="constrained")
     axes = fig.subplots(2, 2)
+    common = {"block": block, "n": n, "labels": labels}
     W = np.where(syn, A, np.nan)
     top = float(np.nanpercentile(np.abs(W), 99.5)) if syn.any() else 1.0
     # signed weights on a diverging map centred at 0; excitatory-only on a sequential one
     scale = (
         {"cmap": "RdBu_r", "norm": TwoSlopeNorm(0.0, -top, top)}
-        if np.nanmin(W) < 0
+        if syn.any() and np.nanmin(W) < 0
         else {"cmap": "viridis", "vmin": 0.0, "vmax": top}
     )
-    _matrix_panel(fig, axes[0, 0], W, "weights", "weight a_ij (1/τ)", labels=labels, **scale)
-    cmax = float(np.percentile(np.abs(C), 99.5))
+    _matrix_panel(
+        fig, axes[0, 0], W, "weights", "weight a_ij (1/τ)", how="absmax", **common, **scale
+    )
+    off = ~np.eye(n, dtype=bool)
+    cmax = float(np.max(np.abs(C[off]))) if n > 1 else float(abs(C[0, 0]))
+    d = np.diag(C)
+    label = f"C_ij (σ² units); diagonal C_ii {d.min():.3g} … {d.max():.3g}"
+    if d.max() > cmax:
+        label += " (black: beyond the scale)"
     _matrix_panel(
         fig,
         axes[0, 1],
         C,
         "covariance under noise",
-        "C_ij (σ² units)",
-        cmap="RdBu_r",
+        label,
+        # variances beyond the off-diagonal range in a colour of their own
+        cmap=colormaps["RdBu_r"].with_extremes(over="k", under="k"),
         norm=TwoSlopeNorm(0.0, -cmax, cmax),
-        labels=labels,
+        how="mean",
+        **common,
     )
-    d = np.diag(C)
-    D = np.add.outer(d, d) - 2.0 * np.sign(A) * C
+    # The rule's score over |a_ij| (scores, not a second copy of the formula).
+    D = synapse_scores(A, C)
+    D[syn] /= np.abs(A[syn])
     _matrix_panel(
         fig,
         axes[1, 0],
@@ -114,7 +264,8 @@ def plot_structure(A, C, P, *, labels=None, title=None) -> Figure:
         "covariance difference",
         "C_ii + C_jj − 2 sign(a_ij) C_ij",
         cmap="magma",
-        labels=labels,
+        how="mean",
+        **common,
     )
     _matrix_panel(
         fig,
@@ -125,7 +276,8 @@ def plot_structure(A, C, P, *, labels=None, title=None) -> Figure:
         cmap="magma",
         vmin=0.0,
         vmax=1.0,
-        labels=labels,
+        how="mean",
+        **common,
     )
     fig.suptitle(title or f"network structure and the noise-prune rule (n = {n})")
     return fig
@@ -136,7 +288,52 @@ def _real_negative(values) -> bool:
     return bool(np.all(np.abs(np.imag(v)) == 0) and np.all(np.real(v) < 0))
 
 
-def plot_spectra(eigenvalues, matched, relative_errors, *, title=None) -> Figure:
+def _number(v: float) -> str:
+    """A tick label: plain decimals between 1e-3 and 1e4, else ``m×10^e`` in mathtext."""
+    if v == 0 or 1e-3 <= abs(v) < 1e4:
+        return f"{v:g}"
+    e = int(np.floor(np.log10(abs(v))))
+    m = v / 10.0**e
+    mant = "" if np.isclose(m, 1.0) else f"{m:g}×"
+    return f"${mant}10^{{{e}}}$"
+
+
+def _log_ticks(ax, which="xy") -> None:
+    """Readable log-axis ticks: 1-2-5 labels on an axis of less than two decades.
+
+    Matplotlib labels the minor ticks of a short log axis in scientific notation
+    (``2×10^0``, ``3×10^0``, ...), and the labels run into each other. Call after
+    the data (and limits) are set.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for name in which:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        if axis.get_scale() != "log":
+            continue
+        lo, hi = sorted(ax.get_xlim() if name == "x" else ax.get_ylim())
+        if lo <= 0 or hi / lo >= 100:
+            continue
+        subs = (1.0, 2.0, 5.0) if hi / lo >= 6 else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+        axis.set_major_locator(LogLocator(base=10.0, subs=subs))
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos: _number(v)))
+        axis.set_minor_formatter(NullFormatter())
+
+
+#: Relative eigenvalue errors below this are round-off: the mode is kept exactly.
+EXACT_ERROR = 1e-9
+
+
+def _error_floor(relative_errors) -> float:
+    """Bottom of the error axes: below the smallest error that is not round-off."""
+    values = np.concatenate([np.ravel(np.asarray(e, dtype=float)) for e in relative_errors])
+    real = values[np.isfinite(values) & (values >= EXACT_ERROR)]
+    if real.size == 0:
+        return EXACT_ERROR
+    return float(real.min()) / 3.0
+
+
+def plot_spectra(eigenvalues, matched, relative_errors, *, title=None, n_slowest=8) -> Figure:
     """Eigenvalues of the original against each pruned network, and their relative errors.
 
     Parameters
@@ -148,19 +345,26 @@ def plot_spectra(eigenvalues, matched, relative_errors, *, title=None) -> Figure
     relative_errors : dict of str to ndarray of shape (n,)
         Per method, ``|matched - eigenvalues| / |eigenvalues|``.
     title : str, default=None
+    n_slowest : int, default=8
+        Complex spectra: the zoom panel shows this many slowest modes.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Three panels: pruned against original eigenvalue (``-lambda`` on log axes for
-        real negative spectra, else the complex plane), relative error by mode (slowest
-        first), and the distribution (empirical CDF) of the relative errors.
+        Pruned against original eigenvalue (``-lambda`` on log axes for real negative
+        spectra; else the complex plane and a zoom on the ``n_slowest`` slowest modes and
+        their partners), relative error by mode (slowest first), and the distribution
+        (empirical CDF) of the relative errors. The error axes start below the smallest
+        error that is not round-off; errors below :data:`EXACT_ERROR` (a mode kept
+        exactly, e.g. the uniform mode under the matched diagonal) are drawn on that
+        floor with triangles and counted in the legend. One legend for all panels,
+        below them.
     """
     lam = np.asarray(eigenvalues)
-    fig = Figure(figsize=(15, 4.8), layout="constrained")
-    ax0, ax1, ax2 = fig.subplots(1, 3)
     all_real = _real_negative(lam) and all(_real_negative(m) for m in matched.values())
     if all_real:
+        fig = Figure(figsize=(15, 5.4), layout="constrained")
+        ax0, ax1, ax2 = fig.subplots(1, 3)
         lo, hi = float(np.min(-lam.real)), float(np.max(-lam.real))
         ax0.plot([lo, hi], [lo, hi], color="k", lw=1, label="unchanged")
         for name, mu in matched.items():
@@ -171,38 +375,77 @@ def plot_spectra(eigenvalues, matched, relative_errors, *, title=None) -> Figure
         ax0.set_xlabel("−λ, original network (1/τ)")
         ax0.set_ylabel("−λ, pruned network (1/τ)")
         ax0.set_title("eigenvalues (slow modes bottom left)")
+        _log_ticks(ax0)
     else:
-        ax0.plot(lam.real, lam.imag, "o", mfc="none", color="k", ms=5, label="original")
-        for name, mu in matched.items():
-            label, colour = _style(name)
-            ax0.plot(np.real(mu), np.imag(mu), ".", ms=4, alpha=0.7, color=colour, label=label)
-        ax0.axvline(0.0, color="k", lw=0.6, ls=":")
-        ax0.set_xlabel("Re λ (1/τ)")
-        ax0.set_ylabel("Im λ (1/τ)")
+        fig = Figure(figsize=(12, 9.5), layout="constrained")
+        (ax0, axz), (ax1, ax2) = fig.subplots(2, 2)
+        # the zoom: the slowest modes, those decaying at most 5 times faster than the
+        # slowest (at most n_slowest), and the partners that fall near them
+        rate = -lam.real
+        k = int(np.sum(rate[: max(1, int(n_slowest))] <= 5.0 * max(rate[0], 0.0)))
+        k = max(k, 1)
+        for ax in (ax0, axz):
+            sel = slice(None) if ax is ax0 else slice(0, k)
+            ax.plot(
+                lam.real[sel], lam.imag[sel], "o", mfc="none", color="k", ms=6, label="original"
+            )
+            for name, mu in matched.items():
+                label, colour = _style(name)
+                mu = np.asarray(mu)[sel]
+                ax.plot(np.real(mu), np.imag(mu), ".", ms=5, alpha=0.8, color=colour, label=label)
+            ax.axvline(0.0, color="k", lw=0.6, ls=":")
+            ax.set_xlabel("Re λ (1/τ)")
+            ax.set_ylabel("Im λ (1/τ)")
         ax0.set_title("eigenvalues in the complex plane")
-    ax0.legend(fontsize="small")
+        left = -1.3 * max(float(rate[k - 1]), 1e-12)
+        right = -0.7 * float(rate[0]) - 0.05 * left
+        near = np.concatenate([lam[:k]] + [np.asarray(m)[:k] for m in matched.values()])
+        near = near[np.isfinite(near) & (near.real >= left) & (near.real <= right)]
+        half = max(float(np.max(np.abs(near.imag))), 0.05 * (right - left)) * 1.15
+        axz.set_xlim(left, right)
+        axz.set_ylim(-half, half)
+        axz.set_title(f"zoom: the {k} slowest mode{'s' if k > 1 else ''} and their partners")
+        # where the zoom lies in the full plane (no connector lines across the figure)
+        ax0.add_patch(
+            Rectangle((left, -half), right - left, 2 * half, fill=False, ec="0.3", lw=0.8)
+        )
     rank = np.arange(1, lam.size + 1)
-    # Errors at round-off level (e.g. a mode every method keeps exactly) are drawn at the
-    # floor so that the axes show the range that matters.
-    floor = 1e-6
+    floor = _error_floor(relative_errors.values())
+    n_exact = {}
     for name, err in relative_errors.items():
         label, colour = _style(name)
-        err = np.maximum(np.asarray(err, dtype=float), floor)
-        ax1.plot(rank, err, lw=1, color=colour, label=label)
-        srt = np.sort(err)
-        ax2.step(
-            srt, np.arange(1, srt.size + 1) / srt.size, where="post", color=colour, label=label
-        )
+        err = np.asarray(err, dtype=float)
+        exact = err < EXACT_ERROR
+        n_exact[name] = int(exact.sum())
+        shown = np.where(exact, floor, err)
+        ax1.plot(rank, shown, lw=1, color=colour)
+        if exact.any():
+            ax1.plot(rank[exact], shown[exact], "v", ms=6, color=colour, clip_on=False)
+        srt = np.sort(shown)
+        ax2.step(srt, np.arange(1, srt.size + 1) / srt.size, where="post", color=colour)
+    ax1.set_ylim(bottom=floor)
+    ax2.set_xlim(left=floor)
     ax1.set_xscale("log")
     ax1.set_yscale("log")
     ax1.set_xlabel("mode rank (1 = slowest)")
-    ax1.set_ylabel("relative eigenvalue error (floored at 1e-6)")
+    ax1.set_ylabel("relative eigenvalue error |μ − λ| / |λ|")
     ax1.set_title("error by mode")
     ax2.set_xscale("log")
-    ax2.set_xlabel("relative eigenvalue error |μ − λ| / |λ| (floored at 1e-6)")
+    ax2.set_xlabel("relative eigenvalue error |μ − λ| / |λ|")
     ax2.set_ylabel("fraction of modes with error ≤ x")
     ax2.set_title("distribution of relative errors")
-    ax2.legend(fontsize="small")
+    _log_ticks(ax1, "y")
+    _log_ticks(ax2, "x")
+    handles, texts = ax0.get_legend_handles_labels()
+    if any(n_exact.values()):
+        from matplotlib.lines import Line2D
+
+        counts = ", ".join(f"{_style(m)[0]} {c}" for m, c in n_exact.items() if c)
+        handles.append(Line2D([], [], ls="none", marker="v", color="0.3"))
+        texts.append(f"kept exactly (error < {EXACT_ERROR:g}), drawn on the floor: {counts}")
+    fig.legend(
+        handles, texts, loc="outside lower center", ncols=min(len(texts), 3), fontsize="small"
+    )
     fig.suptitle(title or "spectrum of the pruned networks")
     return fig
 
@@ -284,7 +527,49 @@ def plot_online_states(counts, *, title=None) -> Figure:
     return fig
 
 
-def plot_trace_scores(estimated, exact, epoch=None, *, title=None) -> Figure:
+def trace_ratio_summary(estimated, exact, expected=None) -> dict:
+    """Agreement of trace estimates with the exact scores, and the predicted time-step bias.
+
+    Parameters
+    ----------
+    estimated, exact : ndarray of shape (m,)
+        ``trace / T`` and the exact (continuous-time) scores of the same synapses, > 0.
+    expected : ndarray of shape (m,), default=None
+        The scores of the simulated Euler-Maruyama chain
+        (``synapse_scores(A, euler_covariance(A, h=dt / tau))``).
+
+    Returns
+    -------
+    dict
+        ``r`` (correlation of estimate and exact score), ``median`` and ``mean`` of the
+        ratios ``estimated / exact``, and with ``expected`` ``predicted_mean``, the mean of
+        ``expected / exact``: the expectation of ``mean`` (the ratio is linear in the
+        traces, whose expectation is ``expected``), so ``mean - predicted_mean`` is
+        statistical error alone. The median of noisy ratios has no such simple
+        expectation when the predicted ratios vary between synapses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = trace_ratio_summary(np.array([1.1, 2.1, 3.3]), np.array([1.0, 2.0, 3.0]),
+    ...                         np.array([1.05, 2.1, 3.15]))
+    >>> round(s["mean"], 3), round(s["predicted_mean"], 3)
+    (1.083, 1.05)
+    """
+    est = np.asarray(estimated, dtype=float)
+    ex = np.asarray(exact, dtype=float)
+    ratio = est / ex
+    out = {
+        "r": float(np.corrcoef(est, ex)[0, 1]) if est.size > 1 else float("nan"),
+        "median": float(np.median(ratio)),
+        "mean": float(np.mean(ratio)),
+    }
+    if expected is not None:
+        out["predicted_mean"] = float(np.mean(np.asarray(expected, dtype=float) / ex))
+    return out
+
+
+def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, title=None):
     """Trace-estimated scores of the online rule against the exact scores.
 
     Parameters
@@ -293,52 +578,112 @@ def plot_trace_scores(estimated, exact, epoch=None, *, title=None) -> Figure:
         ``trace / T`` and :func:`plasticsim.synapse_scores` of the same synapses.
     epoch : ndarray of int, shape (m,), default=None
         Sleep epoch of each value (one colour per epoch).
+    expected : ndarray of shape (m,), default=None
+        What the traces estimate without statistical error: the scores under the
+        stationary covariance of the simulated Euler-Maruyama chain
+        (:func:`plasticsim.euler_covariance`), which exceed the exact scores by the
+        time-step bias ``O(h |lambda|)``.
+    h : float, default=None
+        The simulation step ``dt / tau``, for the legend.
+    title : str, default=None
 
     Returns
     -------
     matplotlib.figure.Figure
+        Left: estimate against exact score (log axes) with the identity line and, per
+        epoch, the line ``estimate = (predicted mean ratio) x exact``. Right: the ratio
+        ``estimate / exact`` against the exact score, with the per-synapse Euler-Maruyama
+        expectation ``expected / exact`` and the mean ratios. The legend gives per epoch
+        the correlation ``r``, the median and mean ratio, and the Euler-Maruyama
+        prediction of the mean (:func:`trace_ratio_summary`).
     """
     est = np.asarray(estimated, dtype=float)
     ex = np.asarray(exact, dtype=float)
     epoch = np.zeros(est.size, dtype=int) if epoch is None else np.asarray(epoch)
+    pred = None if expected is None else np.asarray(expected, dtype=float)
     ok = (est > 0) & (ex > 0) & np.isfinite(est) & np.isfinite(ex)
-    fig = Figure(figsize=(6, 5.5), layout="constrained")
-    ax = fig.subplots()
+    if pred is not None:
+        ok &= np.isfinite(pred) & (pred > 0)
+    fig = Figure(figsize=(12, 5.6), layout="constrained")
+    ax, axr = fig.subplots(1, 2)
     if ok.any():
-        for e in np.unique(epoch[ok]):
-            sel = ok & (epoch == e)
-            r = np.corrcoef(est[sel], ex[sel])[0, 1] if sel.sum() > 1 else np.nan
-            ax.plot(
-                ex[sel],
-                est[sel],
-                ".",
-                ms=3,
-                alpha=0.5,
-                label=f"epoch {e + 1}: r = {r:.3f} (m = {sel.sum()})",
-            )
         lo = float(min(ex[ok].min(), est[ok].min()))
         hi = float(max(ex[ok].max(), est[ok].max()))
         ax.plot([lo, hi], [lo, hi], color="k", lw=1, label="estimate = exact")
+        axr.axhline(1.0, color="k", lw=1)
+        for i, e in enumerate(np.unique(epoch[ok])):
+            sel = ok & (epoch == e)
+            colour = f"C{i % 10}"
+            stats = trace_ratio_summary(est[sel], ex[sel], None if pred is None else pred[sel])
+            ratio = est[sel] / ex[sel]
+            text = (
+                f"epoch {e + 1} (m = {sel.sum()}): r = {stats['r']:.3f}\n"
+                f"estimate/exact: median {stats['median']:.3f}, mean {stats['mean']:.3f}"
+            )
+            if pred is not None:
+                text += f"\nEuler–Maruyama predicts mean {stats['predicted_mean']:.3f}"
+                p_mean = stats["predicted_mean"]
+                ax.plot([lo, hi], [p_mean * lo, p_mean * hi], color=colour, lw=1, ls="--")
+            ax.plot(ex[sel], est[sel], ".", ms=3, alpha=0.5, color=colour, label=text)
+            axr.plot(ex[sel], ratio, ".", ms=2, alpha=0.3, color=colour)
+            axr.axhline(stats["mean"], color=colour, lw=1.5)
+            if pred is not None:
+                axr.plot(ex[sel], pred[sel] / ex[sel], ".", ms=1.5, color="k", alpha=0.6)
+                axr.axhline(p_mean, color=colour, lw=1.5, ls="--")
+        if pred is not None:
+            step = "" if h is None else f" at dt = {h:g} τ"
+            ax.plot(
+                [],
+                [],
+                color="0.3",
+                ls="--",
+                lw=1,
+                label=f"predicted mean ratio × exact\n(Euler–Maruyama{step})",
+            )
+        # the right panel's key (lines in the epochs' colours there)
+        ax.plot([], [], color="0.3", lw=1.5, label="right: mean ratio, measured")
+        if pred is not None:
+            ax.plot([], [], color="0.3", lw=1.5, ls="--", label="right: mean ratio, predicted")
+            ax.plot(
+                [], [], ".", ms=1.5, color="k", label=f"right: Euler–Maruyama expectation{step}"
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.legend(fontsize="small")
+        axr.set_xscale("log")
+        handles, texts = ax.get_legend_handles_labels()
+        fig.legend(
+            handles, texts, loc="outside lower center", ncols=3, fontsize="small", markerscale=3
+        )
+        _log_ticks(ax)
+        _log_ticks(axr, "x")
     ax.set_xlabel("exact score s_ij = |a_ij| E[(x_i − sign(a_ij) x_j)²]")
     ax.set_ylabel("trace estimate trace_ij / T")
-    ax.set_title(title or "local trace estimate against the exact score")
+    ax.set_title("estimate against exact score")
+    axr.set_xlabel("exact score s_ij")
+    axr.set_ylabel("estimate / exact")
+    axr.set_title("ratio: statistical error and the time-step bias")
+    fig.suptitle(title or "local trace estimate against the exact score")
     return fig
 
 
 def result_figures(results) -> dict:
-    """All figures of a :class:`plasticsim.experiment.Results`, ``{file stem: Figure}``."""
+    """All figures of a :class:`plasticsim.experiment.Results`, ``{file stem: Figure}``.
+
+    The structure figure is pooled to the pixels of the model's ``output.dpi``
+    (:func:`plot_structure`, ``max_blocks = 3 x dpi``).
+    """
     arrays, metrics, model = results.arrays, results.metrics, results.model
     methods = list(metrics["methods"])
     name = model.get("name", "model")
     figs = {}
+    # A structure panel is about 3.1 inches wide: at most one matrix row per pixel.
+    dpi = model.get("output", {}).get("dpi", 120)
     figs["structure"] = plot_structure(
         arrays["matrix_original"],
         arrays["covariance"],
         arrays["probabilities"],
         labels=arrays.get("labels"),
+        max_blocks=max(1, int(3.0 * dpi)),
         title=f"{name}: weights, covariance, covariance difference, probabilities",
     )
     spectral = [m for m in methods if f"eigenvalues_{m}" in arrays]
@@ -368,6 +713,8 @@ def result_figures(results) -> dict:
             arrays["online_scores_estimated"],
             arrays["online_scores_exact"],
             arrays.get("online_scores_epoch"),
+            expected=arrays.get("online_scores_euler"),
+            h=model.get("online", {}).get("dt"),
             title=f"{name}: trace estimate against exact score",
         )
     return figs

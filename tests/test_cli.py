@@ -391,3 +391,179 @@ def test_summary_labels_the_slowest_modes_it_reports():
     assert "slowest-100" not in header
     assert header.count("slowest-45") == 1
     assert row.split()[-4:] == ["0.01", "0.02", "-", "-"]
+
+
+# --------------------------------------------------------------------------- output checks
+
+
+def test_unwritable_output_exits_2_before_running(tmp_path, capsys, monkeypatch):
+    """Found by a real write probe before any work: the path and the reason, exit 2."""
+    monkeypatch.setattr(experiment._run, "_execute", lambda *a: pytest.fail("ran anyway"))
+    model = str(small_model(tmp_path))
+    # /proc: no directory can be created there, not even by root (chmod would not stop it)
+    assert cli.main(["run", model, "--out", "/proc/plasticsim-test/res", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the result directory '/proc/plasticsim-test/res'" in err
+    assert "cannot create files in '/proc'" in err
+    # a path under a file, also for the directory of a snapshot's golden file
+    (tmp_path / "file").write_text("")
+    golden = tmp_path / "file" / "sub" / "golden.json"
+    assert cli.main(["snapshot", model, str(golden), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write the golden file {str(golden)!r}" in err
+    assert "is not a directory" in err
+    assert cli.main(["snapshot", model, "/proc/plasticsim-test/golden.json", "--quiet"]) == 2
+    assert "cannot create files in '/proc'" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "small.toml"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="chmod does not stop root from writing")
+def test_read_only_directory_exits_2_before_running(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(experiment._run, "_execute", lambda *a: pytest.fail("ran anyway"))
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    try:
+        assert cli.main(["run", str(small_model(tmp_path)), "--out", str(locked / "r")]) == 2
+        assert "Permission denied" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o755)
+
+
+def tree(directory: Path) -> dict:
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in directory.rglob("*") if p.is_file()
+    }
+
+
+def test_force_refuses_a_result_holding_foreign_files(tmp_path, capsys):
+    out = tmp_path / "res"
+    run = ["run", str(small_model(tmp_path)), "--out", str(out), "--quiet"]
+    assert cli.main(run) == 0
+    listed = json.loads((out / "metrics.json").read_text())["files"]
+    assert sorted(listed) == sorted(p.name for p in out.iterdir())
+    (out / "notes.txt").write_text("my notes")
+    (out / "extra").mkdir()
+    before = tree(out)
+    capsys.readouterr()
+    assert cli.main([*run, "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "holds what plasticsim did not write: extra/, notes.txt" in err
+    assert tree(out) == before and (out / "extra").is_dir()
+    # once they are moved out, --force replaces the result
+    (out / "notes.txt").unlink()
+    (out / "extra").rmdir()
+    assert cli.main([*run, "--force", "--seed", "5"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["seed"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "small.toml"]
+
+
+def test_force_on_a_result_of_an_older_version_uses_its_known_files(tmp_path, capsys):
+    """A result without metrics["files"]: metrics.json, arrays.npz and the known figures."""
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+    for name in ["arrays.npz", "structure.png", "spectra.png", "online_traces.png"]:
+        (out / name).write_bytes(b"")
+    (out / "my_plot.png").write_bytes(b"")
+    run = ["run", str(small_model(tmp_path)), "--out", str(out), "--quiet", "--force"]
+    assert cli.main(run) == 2
+    assert "did not write: my_plot.png;" in capsys.readouterr().err
+    (out / "my_plot.png").unlink()
+    assert cli.main(run) == 0
+
+
+def test_snapshot_force_replaces_only_a_golden(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(experiment._run, "_execute", lambda *a: pytest.fail("ran anyway"))
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": true}')
+    model = str(small_model(tmp_path))
+    assert cli.main(["snapshot", model, str(notes), "--force", "--quiet"]) == 2
+    assert "it is not a golden file" in capsys.readouterr().err
+    assert notes.read_text() == '{"mine": true}'
+    assert cli.main(["snapshot", model, str(tmp_path), "--force", "--quiet"]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def test_a_misspelt_shipped_model_gets_a_suggestion(capsys):
+    assert cli.main(["run", "clusterd"]) == 2
+    err = capsys.readouterr().err
+    assert "no model file 'clusterd'" in err and "did you mean 'clustered'?" in err
+    assert cli.main(["snapshot", "asymetric", "g.json"]) == 2
+    assert "did you mean 'asymmetric'?" in capsys.readouterr().err
+
+
+def test_snapshot_logs_the_users_overrides_only(tmp_path, capsys):
+    model = small_model(tmp_path)
+    golden = tmp_path / "g.json"
+    assert cli.main(["snapshot", str(model), str(golden), "--seed", "4"]) == 0
+    err = capsys.readouterr().err
+    assert f"model small ({model}), seed 4" in err
+    assert "--set" not in err
+    assert "dynamics" not in err  # switched off for a snapshot: no dynamics phase
+    assert cli.main(["snapshot", str(model), str(golden), "--force", "--set", "seed=2"]) == 0
+    assert f"model small ({model} (with --set seed)), seed 2" in capsys.readouterr().err
+
+
+def test_check_numbers_modes_from_1_as_the_figures(tmp_path, capsys):
+    model = str(small_model(tmp_path))
+    golden = tmp_path / "g.json"
+    assert cli.main(["snapshot", model, str(golden), "--seed", "4", "--quiet"]) == 0
+    data = json.loads(golden.read_text())
+    data["spectra"]["noise"]["real"][0] *= 1.01  # the slowest mode
+    golden.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert cli.main(["check", model, str(golden), "--quiet"]) == 1
+    report = capsys.readouterr().out
+    assert "Worst: mode 1 (1 = slowest): golden" in report
+    table = report[report.index("mode  golden") :].splitlines()
+    assert table[1].split()[0] == "1"
+
+
+def test_a_signal_after_the_result_is_complete_does_not_undo_it(tmp_path, capsys, monkeypatch):
+    """Interrupted while printing the summary: the result is whole, the command says so."""
+    out = tmp_path / "res"
+    run = ["run", str(small_model(tmp_path)), "--out", str(out), "--quiet"]
+    assert cli.main(run) == 0
+    capsys.readouterr()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_describe", interrupted)
+    assert cli.main([*run, "--force", "--seed", "8"]) == 0
+    err = capsys.readouterr().err
+    assert f"a signal arrived after {str(out)!r} was complete; it is kept" in err
+    assert json.loads((out / "metrics.json").read_text())["seed"] == 8
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "small.toml"]
+    # before the commit the same interruption is exit 130 and leaves the result alone
+    monkeypatch.setattr(np, "savez_compressed", interrupted)
+    assert cli.main([*run, "--force", "--seed", "9"]) == 130
+    assert json.loads((out / "metrics.json").read_text())["seed"] == 8
+
+
+def test_deferred_signals_deliver_after_the_block(monkeypatch):
+    import signal
+
+    from plasticsim.experiment._signals import deferred_signals
+
+    received = []
+
+    def handler(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        steps = []
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_signals() as held:
+                os.kill(os.getpid(), signal.SIGTERM)
+                steps.append("after the signal")
+                assert held.received == [signal.SIGTERM] and received == []
+        assert steps == ["after the signal"] and received == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGTERM) is handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -161,3 +161,60 @@ def test_empirical_covariance_bad_input():
         empirical_covariance("abc")
     with pytest.raises(ValueError, match="X has a non-finite entry"):
         empirical_covariance(np.array([[0.0, np.nan], [1.0, 2.0], [0.5, 0.5]]))
+
+
+# ------------------------------------------------------------- Euler-Maruyama covariance
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("theta", [0.0, 0.4])
+def test_euler_covariance_solves_the_chain(symmetric, theta):
+    """P is the stationary covariance of the chain z <- F z + noise (discrete Lyapunov)."""
+    from plasticsim import euler_covariance
+
+    n, h, sigma = 9, 0.05, 0.7
+    A = random_stable(n, np.random.default_rng(5), symmetric=symmetric)
+    P = euler_covariance(A, h=h, sigma=sigma, noise_tau=theta)
+    if theta == 0:
+        F, Q = np.eye(n) + h * A, sigma**2 * h * np.eye(n)
+        full = P
+    else:  # the augmented chain, solved directly (Kronecker form) for comparison
+        M = np.block([[A, np.eye(n)], [np.zeros((n, n)), -np.eye(n) / theta]])
+        F, Q = np.eye(2 * n) + h * M, np.zeros((2 * n, 2 * n))
+        Q[n:, n:] = (sigma / theta) ** 2 * h * np.eye(n)
+        full = sla.solve_discrete_lyapunov(F, Q, method="direct")
+        assert np.allclose(P, full[:n, :n], rtol=1e-10, atol=0)
+    if theta == 0:
+        assert np.max(np.abs(F @ P @ F.T + Q - P)) <= 1e-12 * np.abs(P).max()
+    assert np.array_equal(P, P.T)
+    # O(h) above the continuous covariance, and converging to it as h -> 0
+    C = noise_covariance(A, sigma=sigma, noise_tau=theta)
+    small = euler_covariance(A, h=h / 100, sigma=sigma, noise_tau=theta)
+    assert np.max(np.abs(small - C)) < np.max(np.abs(P - C)) / 50
+
+
+def test_euler_covariance_per_mode_inflation():
+    """Symmetric A, white noise: each mode's variance is sigma^2 / (2|l| (1 - h|l|/2))."""
+    from plasticsim import euler_covariance
+
+    A = random_stable(12, np.random.default_rng(2), symmetric=True)
+    lam, V = np.linalg.eigh(A)
+    h = 0.2 / np.abs(lam).max()
+    P = euler_covariance(A, h=h, sigma=1.3)
+    expected = 1.3**2 / (2 * np.abs(lam) * (1 - h * np.abs(lam) / 2))
+    assert np.allclose(np.diag(V.T @ P @ V), expected, rtol=1e-12)
+    # the closed form agrees with the general (discrete Lyapunov) path
+    general = sla.solve_discrete_lyapunov(np.eye(12) + h * A, 1.3**2 * h * np.eye(12))
+    assert np.allclose(P, general, rtol=1e-10, atol=0)
+
+
+def test_euler_covariance_refuses_an_unstable_chain():
+    from plasticsim import euler_covariance
+
+    A = np.array([[-10.0, 1.0], [1.0, -2.0]])
+    with pytest.raises(ValueError, match=r"h == 0\.25: the Euler-Maruyama chain has no"):
+        euler_covariance(A, h=0.25)  # |1 + 0.25 * (-10.1)| > 1
+    with pytest.raises(ValueError, match=r"h == 0\.0, must be > 0"):
+        euler_covariance(A, h=0.0)
+    with pytest.raises(ValueError, match="no stationary state"):
+        euler_covariance(A, h=0.1, noise_tau=0.04)  # |1 - 0.1 / 0.04| > 1

@@ -68,6 +68,50 @@ def test_shipped_models_are_valid(name):
     model = load_model(name)
     assert model.name == name
     assert model.config["description"]
+
+
+#: "Largest relative error of the 3 slowest modes (seed 1): noise-prune 0.24, weight 0.31"
+_QUOTE = re.compile(
+    r"the (?:(\d+) )?slowest modes? \(seed (\d+)\): ((?:[a-z-]+ \d+\.\d+(?:, )?)+)"
+)
+_METHOD = {"noise-prune": "noise", "online": "online", "weight": "weight"}
+_METHOD |= {"uniform": "uniform", "magnitude": "magnitude"}
+
+
+@pytest.mark.parametrize("name", sorted(set(shipped_models()) - {"clustered_large"}))
+def test_shipped_descriptions_quote_their_own_runs(name):
+    """Every number a description quotes is what the model gives, at its real size.
+
+    A description states what its model shows, also where noise-prune does not win; a
+    change of the model (or of the rule) that changes a quoted error fails here. Online
+    numbers are quoted too but not rerun (the Brian2 sleeps at full size take minutes);
+    switching the online stage off changes no other stage's numbers (own random
+    streams). clustered_large takes minutes: its numbers are checked by hand.
+    """
+    model = load_model(name)
+    text = " ".join(model.config["description"].split())
+    quotes = _QUOTE.findall(text)
+    assert quotes, f"{name}: the description quotes no slowest-mode errors"
+    res = run_model(
+        name,
+        overrides=[
+            "pruning.online=false",
+            "evaluation.dynamics.enabled=false",
+            "output.figures=false",
+        ],
+    )
+    methods = res.metrics["methods"]
+    for m, seed, values in quotes:
+        assert int(seed) == model.config["seed"]
+        key = f"slowest{m or 1}_rel_err_max"
+        for item in values.split(", "):
+            label, number = item.rsplit(" ", 1)
+            method = _METHOD[label]
+            if method == "online":
+                continue
+            got = methods[method]["spectra"][key]
+            digits = len(number.split(".")[1])
+            assert round(got, digits) == float(number), f"{name}: {label} {key} is {got:.3g}"
     assert isinstance(model.config["seed"], int)
 
 
@@ -600,3 +644,15 @@ def test_a_failed_move_aside_leaves_no_temporary_directory(tmp_path, monkeypatch
 def test_read_results_refuses_other_directories(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a plasticsim result"):
         read_results(tmp_path)
+
+
+def test_online_cycles_after_everything_is_pruned_only_measure():
+    """A sleep asked to decide with no LABILE synapse raises; once every synapse is pruned
+    a later cycle has nothing to decide and only measures (recorded as not decided)."""
+    model = small(
+        pruning={"k": 1e-9, "online": True, "controls": ["weight"]},  # p ~ 1e-9: all pruned
+        online={"dt": 0.01, "sleep": 3.0, "burn_in": 1.0, "cycles": 2, "relabile": 1.0},
+    )
+    first, second = run_model(model, rng=4).metrics["online"]["epochs"]
+    assert first["decided"] and first["counts_after"]["PRUNED"] == first["n_candidates"]
+    assert not second["decided"] and second["n_candidates"] == 0

@@ -510,11 +510,20 @@ def test_k_given_and_no_candidates_afterwards():
     np.testing.assert_allclose(
         rep.probabilities[cand], np.minimum(1, 2.0 * rep.scores[cand]), rtol=1e-12
     )
-    # Everything is STABLE now: a second sleep has nothing to decide and changes nothing.
-    M = net.matrix
-    rep2 = net.sleep(0.2 * second, k=2.0)
-    assert not rep2.decided and rep2.n_candidates == 0
+    # Everything is STABLE now: a second sleep asked to decide has nothing to decide. It
+    # says so, naming the way out (relabile), before simulating anything; it changes
+    # nothing, not even the generator (a later epoch is what it would have been).
+    assert rep.counts_after["LABILE"] == 0
+    M, t0, state = net.matrix, float(net.t), net._gen.bit_generator.state
+    with pytest.raises(ValueError, match=r"nothing to decide: no synapse is LABILE.*relabile="):
+        net.sleep(0.2 * second, k=2.0)
+    with pytest.raises(ValueError, match=r"relabile=0.0 made none of the \d+ STABLE"):
+        net.sleep(0.2 * second, density=0.5)
     np.testing.assert_array_equal(net.matrix, M)
+    assert float(net.t) == t0 and net._gen.bit_generator.state == state
+    assert len(net.reports) == 1
+    # Measuring is still allowed.
+    assert not net.sleep(0.2 * second, k=2.0, decide=False).decided
 
 
 def test_sleep_cycles_with_relabile():
@@ -678,7 +687,9 @@ def test_explicit_compact_and_nothing_survives():
     np.testing.assert_allclose(empty.matrix, -np.eye(A.shape[0]), atol=1e-12)
     rec = empty.wake(10 * ms, noise=False)  # still runs (no summed input left)
     assert rec.rates.shape == (20, A.shape[0])
-    assert empty.sleep(0.1 * second, density=0.5).n_candidates == 0
+    with pytest.raises(ValueError, match="no LABILE or STABLE synapse left"):
+        empty.sleep(0.1 * second, density=0.5, relabile=1.0)
+    assert empty.sleep(0.1 * second, decide=False).n_candidates == 0
 
 
 def test_same_rng_same_states_bit_for_bit():
@@ -1036,3 +1047,180 @@ def test_warns_when_the_pruned_network_makes_euler_unstable():
         assert len(unstable) == (report.counts_after["STABLE"] == 2)
         seen += len(unstable)
     assert seen > 0
+
+
+# ------------------------------------------------------------------ decisions, statistically
+# Each test below fails when the corresponding bug is put back (checked by hand): relabile
+# ignoring its probability, scores divided by the whole epoch instead of the measured
+# window, OU decisions, per-synapse k-mode decisions on asymmetric networks, and the
+# centring of the traces of a linear network with a bias.
+
+
+def test_relabile_reopens_each_stable_unit_with_its_probability():
+    """relabile = 0.3, strictly inside (0, 1): the number of STABLE pairs made LABILE
+    again is Binomial(stable pairs, 0.3), and exactly those are decided."""
+    A = erdos_renyi(30, 0.5, weight=0.1, rng=1)  # symmetric; (dt/tau) max|lambda| = 0.16
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=3)
+    net.sleep(0.15 * second, burn_in=50 * ms, density=0.6)
+    before = net.synapse_states()
+    stable_pairs = int(np.sum((before.state == STABLE) & (before.pre < before.post)))
+    assert stable_pairs > 100  # ~0.6 of 227 pairs
+    q = 0.3
+    rep = net.sleep(0.15 * second, burn_in=50 * ms, density=0.5, relabile=q)
+    assert rep.symmetric and rep.counts_before["LABILE"] == 0
+    pairs = rep.n_relabile // 2
+    assert rep.n_relabile == 2 * pairs == rep.n_candidates
+    # Binomial(N, q): |X - N q| <= 4 sd fails with probability 6e-5 (normal limit). The
+    # bug "any relabile > 0 re-opens everything" gives X = N, 10 sd away; 1 - q, 8 sd.
+    sd = np.sqrt(stable_pairs * q * (1 - q))
+    assert abs(pairs - stable_pairs * q) <= 4 * sd, (pairs, stable_pairs)
+    # Only STABLE synapses were re-opened, pairs together, and the others kept their
+    # weights and state.
+    np.testing.assert_array_equal(rep.weights, before.weight)
+    assert np.all(before.state[rep.candidate] == STABLE)
+    partner = partner_index(rep.pre, rep.post, net.n)
+    np.testing.assert_array_equal(rep.candidate, rep.candidate[partner])
+    after = net.synapse_states()
+    untouched = ~rep.candidate
+    key_after = after.post * net.n + after.pre
+    pos = np.searchsorted(key_after, (rep.post * net.n + rep.pre)[untouched])
+    np.testing.assert_array_equal(after.weight[pos], rep.weights[untouched])
+    assert np.all(after.state[pos] == STABLE)
+
+
+def test_nothing_to_decide_when_relabile_reopens_nothing():
+    """relabile > 0 that happens to re-open nothing: the error says so, nothing changes."""
+    A = np.array([[-2.0, 0.5], [0.5, -2.0]])
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=0)
+    net.sleep(0.1 * second, burn_in=20 * ms, k=1e6)  # p = 1: the pair is kept
+    assert net.synapse_states().state.tolist() == [STABLE, STABLE]
+    t0, state = float(net.t), net._gen.bit_generator.state
+    with pytest.raises(
+        ValueError, match=r"relabile=1e-12 made 0 of the 2 STABLE synapses LABILE again"
+    ):
+        net.sleep(0.1 * second, k=1.0, relabile=1e-12)
+    assert float(net.t) == t0 and net._gen.bit_generator.state == state
+
+
+def test_scores_are_divided_by_the_measured_window_not_the_epoch():
+    """Burn-in 3/4 of the epoch: trace / T with T the 1 s window matches the exact Euler
+    chain's scores; dividing by the 4 s epoch would make every score 4x too small."""
+    A = small_symmetric()
+    net = RateNetwork.from_matrix(A, tau=TAU, sigma=1.0, dt=DT, target="numpy", rng=13)
+    rep = net.sleep(4 * second, burn_in=3 * second, decide=False)
+    assert float(rep.burn_in) == pytest.approx(3.0) and float(rep.measured) == pytest.approx(1.0)
+    assert float(rep.duration) == pytest.approx(4.0)
+    mean, ncov = score_theory(A, rep.pre, rep.post, sigma=1.0, every=2)
+    err2 = float(np.sum((rep.scores - mean) ** 2))
+    lo, hi = squared_error_quantiles(ncov / rep.n_samples, [0.0005, 0.9995])
+    assert lo <= err2 <= hi, (lo, err2, hi)
+    # The epoch-wide division is far outside (scores / 4: ~100x the 99.95 % quantile).
+    assert float(np.sum((rep.scores * 0.25 - mean) ** 2)) > hi
+
+
+def test_ou_decisions_follow_the_ou_scores():
+    """OU noise (noise_tau = tau / 2), k given: p = min(1, k trace/T) with traces that
+    match the OU chain, not the white-noise one; kept ~ Poisson-binomial(p); weights / p
+    and matched leaks; the expected kept fraction matches the offline rule's under OU."""
+    A = small_symmetric(rng=3)
+    theta, sigma = 0.5, 1.0
+    exact = synapse_scores(A, sigma=sigma, noise_tau=theta)
+    m = offdiag_mask(A)
+    k = 0.4 / float(np.mean(exact[m]))  # mean p ~ 0.4: few clipped, kept and pruned both
+    net = RateNetwork.from_matrix(
+        A, tau=TAU, sigma=sigma, noise_tau=theta * TAU, dt=DT, target="numpy", rng=14
+    )
+    leak_before = net.leak
+    rep = net.sleep(4 * second + 50 * ms, burn_in=50 * ms, k=k)
+    assert rep.decided and rep.symmetric and rep.k == k
+    units = rep.pre < rep.post
+    # The scores behind the decisions: the exact OU chain's distribution (99.9 %)...
+    mean, ncov = score_theory(A, rep.pre, rep.post, sigma=sigma, theta=theta, every=2)
+    sel = np.flatnonzero(units)
+    err2 = float(np.sum((rep.scores[sel] - mean[sel]) ** 2))
+    lo, hi = squared_error_quantiles(ncov[np.ix_(sel, sel)] / rep.n_samples, [0.0005, 0.9995])
+    assert lo <= err2 <= hi, (lo, err2, hi)
+    # ... and not the white-noise chain's (OU lowers these variances by ~40 %).
+    white, _ = score_theory(A, rep.pre, rep.post, sigma=sigma, every=2)
+    assert float(np.sum((rep.scores[sel] - white[sel]) ** 2)) > hi
+    # p = min(1, k s) of the pair's score, decided once per pair.
+    np.testing.assert_allclose(
+        rep.probabilities[units], np.minimum(1.0, k * rep.scores[units]), rtol=1e-12
+    )
+    p = rep.probabilities[units]
+    kept = int(rep.kept[units].sum())
+    assert abs(kept - p.sum()) <= 4 * np.sqrt(np.sum(p * (1 - p)))  # two-sided 6e-5
+    check_decisions(net, rep, net.synapse_states(), leak_before)
+    # Expected kept fraction against the offline rule at the same k (noise_prune with
+    # noise_tau): sum p = k sum s differs by the estimation error of the summed scores
+    # (4 sd of the chain's covariance) plus the Euler bias of the chain's mean.
+    offline = noise_prune(A, k=k, sigma=sigma, noise_tau=theta, rng=0).probabilities
+    p_off = offline[rep.post[units], rep.pre[units]]
+    assert np.all(p_off < 1) and np.all(p < 1)  # unclipped: sum p = k sum s
+    sd_sum = k * np.sqrt(ncov[np.ix_(sel, sel)].sum() / rep.n_samples)
+    euler = k * abs(float(np.sum(mean[sel] - exact[rep.post[sel], rep.pre[sel]])))
+    assert abs(p.sum() - p_off.sum()) <= 4 * sd_sum + euler, (p.sum(), p_off.sum())
+
+
+def test_asymmetric_k_mode_decides_each_synapse_on_its_own():
+    """Asymmetric network, k given: each synapse is its own unit, p = min(1, k s) from its
+    own trace (not a pair average), E[kept] = sum p, kept weights w / p."""
+    A = medium(symmetric=False)
+    exact = synapse_scores(A, sigma=1.0)
+    m = offdiag_mask(A)
+    assert np.sum(m & m.T) > 0  # reciprocal pairs with different weights exist
+    k = 0.3 / float(np.mean(exact[m]))  # mean p ~ 0.3: "u > p" instead of "u < p" -> 0.7
+    net = RateNetwork.from_matrix(A, tau=TAU, dt=DT, target="numpy", rng=15)
+    leak_before = net.leak
+    rep = net.sleep(1 * second + 50 * ms, burn_in=50 * ms, k=k)
+    assert rep.decided and not rep.symmetric and rep.n_candidates == rep.pre.size
+    # The estimates follow the asymmetric Euler chain (99.9 %).
+    mean, ncov = score_theory(A, rep.pre, rep.post, sigma=1.0, every=2)
+    err2 = float(np.sum((rep.scores - mean) ** 2))
+    lo, hi = squared_error_quantiles(ncov / rep.n_samples, [0.0005, 0.9995])
+    assert lo <= err2 <= hi, (lo, err2, hi)
+    np.testing.assert_array_equal(rep.probabilities, np.minimum(1.0, k * rep.scores))
+    p = rep.probabilities
+    assert 0.1 < p.mean() < 0.6 and np.all(p > 0)
+    # Kept ~ Poisson-binomial(p), 126 independent synapses: 4 sd (two-sided 6e-5).
+    assert abs(int(rep.kept.sum()) - p.sum()) <= 4 * np.sqrt(np.sum(p * (1 - p)))
+    check_decisions(net, rep, net.synapse_states(), leak_before)
+    # Reciprocal synapses are decided independently: both directions of a pair agree
+    # only as often as independent draws would (not always, as a pair decision would).
+    partner = partner_index(rep.pre, rep.post, net.n)
+    both = np.flatnonzero((partner >= 0) & (rep.pre < rep.post))
+    agree = rep.kept[both] == rep.kept[partner[both]]
+    p1, p2 = p[both], p[partner[both]]
+    q = p1 * p2 + (1 - p1) * (1 - p2)
+    assert abs(int(agree.sum()) - q.sum()) <= 4 * np.sqrt(np.sum(q * (1 - q)))
+
+
+def test_linear_network_with_bias_centres_the_traces():
+    """Linear units with a tonic bias: activity has mean x* = -A^-1 b != 0, and the
+    centred traces estimate the covariance-based scores (the Euler chain's, 99.9 %),
+    not |w| E[(x_i - sgn x_j)^2], which adds |w| (x*_i - sgn x*_j)^2."""
+    A = small_symmetric()
+    n = A.shape[0]
+    b = np.random.default_rng(2).uniform(0.0, 3.0, n)
+    x_star = -np.linalg.solve(A, b)
+    net = RateNetwork.from_matrix(A, tau=TAU, sigma=1.0, dt=DT, target="numpy", rng=16, bias=b)
+    assert net.centered and net.nonlinearity is None
+    np.testing.assert_allclose(net.state, x_star, rtol=1e-12)  # starts at the fixed point
+    rep = net.sleep(4 * second + 50 * ms, burn_in=50 * ms, decide=False)
+    mean, ncov = score_theory(A, rep.pre, rep.post, sigma=1.0, every=2)
+    # Centring on the sample means removes a relative O(tau / T) (~1e-3 here) from the
+    # mean, far below the statistical error (~7 %); the limit law is unchanged.
+    err2 = float(np.sum((rep.scores - mean) ** 2))
+    lo, hi = squared_error_quantiles(ncov / rep.n_samples, [0.0005, 0.9995])
+    assert lo <= err2 <= hi, (lo, err2, hi)
+    offset = (
+        np.abs(A[rep.post, rep.pre])
+        * (x_star[rep.post] - np.sign(A[rep.post, rep.pre]) * x_star[rep.pre]) ** 2
+    )
+    assert float(np.sum((rep.scores + offset - mean) ** 2)) > hi  # uncentred: rejected
+    # Against DESIGN's continuous scores: within the Euler bias plus 4 relative errors.
+    exact = synapse_scores(A, sigma=1.0)[rep.post, rep.pre]
+    alpha = float(np.max(np.linalg.eigvalsh(A)))
+    r = trace_relative_error(float(rep.measured), float(TAU) / (2 * abs(alpha)))
+    rel = rep.scores / exact - 1
+    assert np.all((rel >= -4 * r) & (rel <= euler_bias_bound(A) + 4 * r)), rel

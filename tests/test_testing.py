@@ -62,23 +62,23 @@ def test_eigenvalues_close_pairs_any_order_and_passes_within_rtol():
 def test_eigenvalues_close_fails_with_worst_mode_and_count():
     lam = -np.arange(1.0, 25.0) / 10
     bad = lam.copy()
-    bad[[3, 7]] *= [1.01, 1.05]  # mode 7 is the worst, both beyond rtol
+    bad[[3, 7]] *= [1.01, 1.05]  # modes 4 and 8 (1 = slowest) beyond rtol, 8 the worst
     with pytest.raises(AssertionError) as info:
         assert_eigenvalues_close(lam, bad, rtol=1e-3)
     msg = str(info.value)
     assert "2 of 24 modes differ by more than rtol=0.001" in msg
-    assert "Worst: mode 7 (0 = slowest): expected -0.8, actual -0.84" in msg
+    assert "Worst: mode 8 (1 = slowest): expected -0.8, actual -0.84" in msg
     assert "relative error 0.05 = 50 x rtol" in msg
     table = msg.splitlines()[2:]
     assert table[0].split() == ["mode", "expected", "actual", "rel.", "error"]
-    assert [row.split()[0] for row in table[1:]] == ["3", "7"]
+    assert [row.split()[0] for row in table[1:]] == ["4", "8"]
 
 
 def test_slowest_restricts_to_the_slow_modes():
     lam = np.array([-0.1, -0.2, -1.0, -5.0])
     fast_off = lam * [1, 1, 1, 1.5]
     assert_eigenvalues_close(lam, fast_off, rtol=1e-6, slowest=3)
-    with pytest.raises(AssertionError, match=r"1 of 4 modes .*\n.*mode 3"):
+    with pytest.raises(AssertionError, match=r"1 of 4 modes .*\n.*mode 4 \(1 = slowest\)"):
         assert_eigenvalues_close(lam, fast_off, rtol=1e-6)
     with pytest.raises(AssertionError, match=r"1 of the 2 slowest modes \(of 4\)"):
         assert_eigenvalues_close(lam, lam * [1, 1.1, 1, 1], rtol=1e-6, slowest=2)
@@ -105,7 +105,7 @@ def test_spectrum_close_passes_on_a_copy_and_fails_on_a_perturbation(pruned):
         assert_spectrum_close(B, C, rtol=0.01)
     msg = str(info.value)
     assert msg.startswith("Spectra of A and B not close: 1 of 35 modes")
-    assert f"Worst: mode 2 (0 = slowest): A {lam[2]:.6g}, B {1.02 * lam[2]:.6g}" in msg
+    assert f"Worst: mode 3 (1 = slowest): A {lam[2]:.6g}, B {1.02 * lam[2]:.6g}" in msg
     # only the two slowest modes: passes
     assert_spectrum_close(B, C, rtol=0.01, slowest=2)
 
@@ -178,13 +178,13 @@ def test_quadratic_forms_pass_at_the_exact_epsilon(pruned):
 def test_quadratic_forms_name_the_worst_eigenvector(pruned):
     A, _ = pruned
     w, V = np.linalg.eigh(A)
-    k = 4  # slowest-first index of the perturbed mode
+    k = 4  # slowest-first index of the perturbed mode (the 5th slowest)
     v = V[:, -1 - k]
     B = A + 0.3 * w[-1 - k] * np.outer(v, v)  # ratio 1.3 along v, 1 elsewhere
     with pytest.raises(AssertionError) as info:
         assert_quadratic_forms_within(A, B, 0.1, rng=0)
     msg = str(info.value)
-    assert "Worst: eigenvector 4 of A (0 = slowest): x^T B x / x^T A x == 1.3" in msg
+    assert "Worst: eigenvector 5 of A (1 = slowest): x^T B x / x^T A x == 1.3" in msg
     assert "beyond the upper bound 1 + eps by 0.2 " in msg
     assert "Failing: 1 of 35 eigenvectors" in msg
     assert "Over all x (exact): the ratio spans [1, 1.3]" in msg
@@ -222,8 +222,8 @@ def test_quadratic_forms_of_an_asymmetric_matrix_use_its_symmetric_part():
     K = K - K.T  # antisymmetric: no effect on any quadratic form
     assert_quadratic_forms_within(S + K, S, 1e-12, rng=0)
     w, V = np.linalg.eigh(S)
-    B = S + 0.5 * w[-2] * np.outer(V[:, -2], V[:, -2])  # ratio 1.5 along mode 1
-    with pytest.raises(AssertionError, match=r"eigenvector 1 of \(A \+ A.T\) / 2 .*== 1.5"):
+    B = S + 0.5 * w[-2] * np.outer(V[:, -2], V[:, -2])  # ratio 1.5 along mode 2 (1 = slowest)
+    with pytest.raises(AssertionError, match=r"eigenvector 2 of \(A \+ A.T\) / 2 .*== 1.5"):
         assert_quadratic_forms_within(S + K, B, 0.1, rng=0)
 
 
@@ -290,7 +290,7 @@ def test_check_golden_passes_on_the_golden_and_reports_a_drift(tmp_path, pruned)
     assert lines[3] == "  noise: DRIFT: 1 of 35 modes differ by more than rtol=1e-08."
     assert f"golden {lam[5]:.11g}, now {drifted[5]:.11g}" in lines[4]  # digits for rtol
     assert lines[5].split() == ["mode", "golden", "now", "rel.", "error"]
-    assert lines[6].split()[0] == "5"
+    assert lines[6].split()[0] == "6"  # index 5: the sixth slowest (1 = slowest)
     # a looser tolerance, given or stored, passes
     assert check_golden(path, {"original": lam, "noise": drifted}, rtol=1e-5)[0]
     assert check_golden(path, {"original": lam, "noise": drifted}, slowest=5)[0]
@@ -438,7 +438,7 @@ def test_snapshot_and_check_a_model(tmp_path):
     assert not ok
     assert "  original: ok" in report and "  weight: ok" in report
     assert "  noise: DRIFT: 1 of 18 modes differ by more than rtol=1e-06." in report
-    assert "Worst: mode 1 (0 = slowest)" in report and "relative error 0.0099" in report
+    assert "Worst: mode 2 (1 = slowest)" in report and "relative error 0.0099" in report
     assert "model settings" not in report  # the model did not change
     with pytest.raises(FileExistsError, match="pass force=True"):
         snapshot_model(TINY, path, seed=3)
@@ -456,6 +456,15 @@ def test_check_model_reports_the_changed_setting(tmp_path):
     assert not ok
     assert "model settings that differ from the golden's (golden -> now):" in report
     assert "    network.params.p_in: '<unset>' -> 0.6" in report
+
+
+def test_check_model_ignores_a_changed_description(tmp_path):
+    """A description documents the model and changes no number: not a drift's cause."""
+    path = tmp_path / "tiny.json"
+    snapshot_model({**TINY, "description": "before"}, path, seed=3)
+    ok, report = check_model({**TINY, "description": "after, rewritten"}, path)
+    assert ok, report
+    assert "model settings" not in report
 
 
 def test_model_helpers_validate(tmp_path):
@@ -542,7 +551,7 @@ def test_plugin_creates_passes_fails_on_drift_and_updates(pytester):
             "*DRIFT from golden golden/test_user/test_pruned.json (rtol=1e-06): "
             "1 of 1 spectra differ*",
             "*pruned: DRIFT: 1 of 20 modes differ by more than rtol=1e-06.*",
-            "*Worst: mode 2 (0 = slowest): golden *, now *, relative error 0.001 = 1e+03 x rtol.*",
+            "*Worst: mode 3 (1 = slowest): golden *, now *, relative error 0.001 = 1e+03 x rtol.*",
             "*rerun pytest with --plasticsim-update-golden to rewrite "
             "golden/test_user/test_pruned.json*",
         ]

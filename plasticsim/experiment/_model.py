@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._schema import SCHEMA, ModelError, _cross_checks, _fail, _walk
+from ._schema import SCHEMA, ModelError, _closest, _cross_checks, _fail, _walk
 
 __all__ = ["Model", "load_model", "models_dir", "resolve_model", "shipped_models"]
 
@@ -60,8 +60,18 @@ def resolve_model(ref) -> Path:
     Raises
     ------
     FileNotFoundError
-        If ``ref`` is neither an existing file nor the name of a shipped model.
-    """
+        If ``ref`` is neither an existing file nor the name of a shipped model; the
+        message suggests the closest shipped model's name.
+
+    Examples
+    --------
+    >>> resolve_model("clustered").name
+    'clustered.toml'
+    >>> resolve_model("clusterd")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no model file 'clusterd' and no shipped model of that name (shipped: asymmetric, clustered, clustered_large, dale, from_file, rectified, sleep_cycles); did you mean 'clustered'?
+    """  # noqa: E501
     path = Path(ref)
     if path.is_file():
         return path
@@ -69,9 +79,11 @@ def resolve_model(ref) -> Path:
     name = path.name.removesuffix(".toml")
     if path.parent == Path(".") and name in shipped:
         return shipped[name]
+    hint = _closest(name, shipped) if path.parent == Path(".") else None
     raise FileNotFoundError(
         f"no model file {str(ref)!r} and no shipped model of that name "
-        f"(shipped: {', '.join(shipped)})."
+        f"(shipped: {', '.join(shipped)})"
+        + (f"; did you mean {hint!r}?" if hint is not None else ".")
     )
 
 

@@ -76,11 +76,12 @@ def _state_counts(net, n_syn: int) -> list[int]:
 
 def _run_online(run: _Run):
     """The online sleep/wake schedule in Brian2; returns (matrix, metrics, arrays)."""
-    from brian2 import ms, second
-
+    from .._brian import brian2  # Brian2 without its exception hook (plasticsim._brian)
+    from ..covariance import euler_covariance
     from ..online import RateNetwork
     from ..rule import synapse_scores
 
+    ms, second = brian2.ms, brian2.second
     cfg = run.cfg
     on, pr, noise = cfg["online"], cfg["pruning"], cfg["noise"]
     tau = cfg["neurons"]["tau"] * ms
@@ -113,6 +114,7 @@ def _run_online(run: _Run):
         for name in (
             "scores_estimated",
             "scores_exact",
+            "scores_euler",
             "scores_epoch",
             "probabilities",
             "pre",
@@ -143,7 +145,9 @@ def _run_online(run: _Run):
                     k=k,
                     density=density,
                     burn_in=None if on["burn_in"] is None else on["burn_in"] * tau,
-                    decide=on["decide"],
+                    # Every synapse pruned in an earlier cycle: nothing is left to decide
+                    # (sleep refuses to decide then), the cycle only measures.
+                    decide=on["decide"] and labile + stable > 0,
                     relabile=on["relabile"],
                     report=hook,
                     report_period=0.5 * second,
@@ -156,10 +160,21 @@ def _run_online(run: _Run):
         # The exact scores of the network as it was during the measurement.
         exact = synapse_scores(M, sigma=noise["sigma"], noise_tau=noise["tau_noise"])
         exact = exact[rep.post, rep.pre]
+        # What the traces estimate: the scores of the Euler-Maruyama chain at online.dt.
+        P = euler_covariance(M, h=on["dt"], sigma=noise["sigma"], noise_tau=noise["tau_noise"])
+        euler = synapse_scores(M, P)[rep.post, rep.pre]
         ok = (rep.candidate if rep.candidate.any() else np.ones(exact.size, bool)) & (exact > 0)
         corr = float(np.corrcoef(rep.scores[ok], exact[ok])[0, 1]) if ok.sum() > 1 else None
         rel = np.abs(rep.scores[ok] - exact[ok]) / exact[ok]
-        values = (rep.scores, exact, np.full(exact.size, c), rep.probabilities, rep.pre, rep.post)
+        values = (
+            rep.scores,
+            exact,
+            euler,
+            np.full(exact.size, c),
+            rep.probabilities,
+            rep.pre,
+            rep.post,
+        )
         for column, value in zip(columns.values(), values, strict=True):
             column.append(value)
         counts.append(_state_counts(net, run.n_syn))
@@ -180,6 +195,16 @@ def _run_online(run: _Run):
                 "counts_after": dict(zip(("LABILE", "STABLE", "PRUNED"), counts[-1], strict=True)),
                 "trace_score_correlation": corr,
                 "trace_score_rel_err_median": float(np.median(rel)) if rel.size else None,
+                # estimate / exact, and its expectation under Euler-Maruyama at online.dt
+                "trace_score_ratio_median": (
+                    float(np.median(rep.scores[ok] / exact[ok])) if ok.any() else None
+                ),
+                "trace_score_ratio_mean": (
+                    float(np.mean(rep.scores[ok] / exact[ok])) if ok.any() else None
+                ),
+                "euler_score_ratio_mean": (
+                    float(np.mean(euler[ok] / exact[ok])) if ok.any() else None
+                ),
                 "wall_time": rep.wall_time,
             }
         )

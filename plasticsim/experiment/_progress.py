@@ -21,20 +21,47 @@ class LogProgress:
 
     A progress object has ``start(phase, total)``, ``advance(n)`` and ``finish()``;
     :func:`run_model` calls them around the covariance, the pruning, each sleep epoch, the
-    spectra and the dynamics trials.
+    spectra and the dynamics trials. The start and the end of a phase are logged at
+    level INFO; for a phase with a ``total``, the first step done and then every further
+    tenth at level DEBUG (``plasticsim run --verbose``).
+
+    Examples
+    --------
+    >>> import logging, sys
+    >>> logger = logging.getLogger("example.progress")
+    >>> logger.addHandler(logging.StreamHandler(sys.stdout))
+    >>> logger.setLevel(logging.DEBUG)
+    >>> progress = LogProgress(logger)
+    >>> progress.start("dynamics", total=100)
+    dynamics ...
+    >>> for _ in range(25):
+    ...     progress.advance(1)
+    dynamics: 1% (1 of 100)
+    dynamics: 11% (11 of 100)
+    dynamics: 21% (21 of 100)
     """
 
     def __init__(self, logger: logging.Logger | None = None):
         self._log = logger or log
         self._phase = None
         self._t0 = 0.0
+        self._total = None
+        self._done = 0
+        self._logged = None
 
     def start(self, phase: str, total: int | None = None) -> None:
         self._phase, self._t0 = phase, time.perf_counter()
+        self._total, self._done, self._logged = total, 0, None
         self._log.info("%s ...", phase)
 
     def advance(self, n: int = 1) -> None:
-        pass
+        self._done += n
+        if not self._total or not self._log.isEnabledFor(logging.DEBUG):
+            return
+        if self._logged is None or self._done - self._logged >= self._total / 10:
+            self._logged = self._done
+            pct = 100 * self._done / self._total
+            self._log.debug("%s: %.0f%% (%d of %d)", self._phase, pct, self._done, self._total)
 
     def finish(self) -> None:
         self._log.info("%s done (%.2f s)", self._phase, time.perf_counter() - self._t0)

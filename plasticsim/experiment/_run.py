@@ -303,7 +303,11 @@ def run_model(model, *, out=None, rng=None, force=False, overrides=(), progress=
     ModelError
         For an invalid model, also when the network it describes is invalid.
     FileExistsError
-        If ``out`` exists and ``force`` is false (checked before running).
+        If ``out`` exists and may not be replaced: without ``force``, or with ``force``
+        when it is not a plasticsim result or holds files plasticsim did not write
+        (checked before running).
+    PermissionError, NotADirectoryError
+        If ``out`` cannot be written (a write probe, before running).
 
     Notes
     -----

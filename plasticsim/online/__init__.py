@@ -10,6 +10,7 @@ Reference: E. Moore, R. Chaudhuri, "Using noise to probe recurrent neural networ
 structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
 """
 
+from .. import _brian  # noqa: F401  (first: Brian2 without its exception hook)
 from .network import RateNetwork
 from .states import (
     LABILE,

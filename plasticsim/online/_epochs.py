@@ -21,7 +21,7 @@ from brian2.core.network import TextReport
 from brian2.groups.group import CodeRunner
 
 from .._validation import check_choice, check_density, check_positive
-from . import _model
+from . import _model, _rollback
 from ._decisions import decide as _decide
 from ._decisions import (
     decision_units,
@@ -52,6 +52,32 @@ def _check_k_density(k, density, decide: bool):
     if density is not None:
         density = check_density(density)
     return k, density
+
+
+def _nothing_to_decide(counts: dict, relabile: float, n_relabile: int, k, density) -> str:
+    """Why a sleep asked to decide has no candidate, and what to do about it."""
+    asked = f"k={k!r}" if k is not None else f"density={density!r}"
+    if counts["STABLE"] == 0:
+        return (
+            f"sleep({asked}) has nothing to decide: the network has no LABILE or STABLE "
+            f"synapse left (states: {counts}); pass decide=False to only measure."
+        )
+    if relabile > 0:
+        made = (
+            f"relabile={relabile!r} made {n_relabile} of the {counts['STABLE']} STABLE "
+            "synapses LABILE again this time (each STABLE synapse, or symmetric pair, "
+            "independently with probability relabile)"
+        )
+    else:
+        made = f"relabile={relabile!r} made none of the {counts['STABLE']} STABLE synapses LABILE"
+    return (
+        f"sleep({asked}) has nothing to decide: no synapse is LABILE (states: {counts}) "
+        f"and {made}. Decisions move a synapse one way only, LABILE -> STABLE (kept, weight "
+        "divided by p) or PRUNED, and a STABLE synapse is not decided again unless it is "
+        "made LABILE: pass relabile=p in (0, 1] to re-open each STABLE synapse with "
+        "probability p at the start of the epoch (relabile=1.0 re-decides every survivor), "
+        "or decide=False to only measure."
+    )
 
 
 class _Progress:
@@ -191,132 +217,139 @@ def sleep(
     burn = max(0.0, t_meas - t_now)
     progress = _Progress(report, burn + n_meas * step)
 
-    pre, post, w, sgn, status = net._table()
-    partner = partner_index(pre, post, net._n)
-    table_sym = table_is_symmetric(partner, w, status)
-    if symmetric == "auto":
-        sym = table_sym
-    else:
-        sym = bool(symmetric)
-        if sym and not table_sym:
-            raise ValueError(
-                "symmetric=True but the synapse table is not symmetric: some synapse "
-                "has no reverse partner with the same weight and state."
-            )
-    reps, unit_of = decision_units(pre, post, partner, sym)
-    counts_before = count_states(status)
+    # All or nothing (_rollback.epoch): whatever is raised before the report is appended
+    # (a Ctrl-C that stopped a run, an error) leaves the network as it was before the call.
+    with _rollback.epoch(net):
+        pre, post, w, sgn, status = net._table()
+        partner = partner_index(pre, post, net._n)
+        table_sym = table_is_symmetric(partner, w, status)
+        if symmetric == "auto":
+            sym = table_sym
+        else:
+            sym = bool(symmetric)
+            if sym and not table_sym:
+                raise ValueError(
+                    "symmetric=True but the synapse table is not symmetric: some synapse "
+                    "has no reverse partner with the same weight and state."
+                )
+        reps, unit_of = decision_units(pre, post, partner, sym)
+        counts_before = count_states(status)
 
-    n_relabile = 0
-    if decide and relabile > 0:
-        flip = relabile_units(status, reps, unit_of, relabile, net._gen)
-        n_relabile = int(np.count_nonzero(flip))
-        status[flip] = int(LABILE)
-        if len(net._S):
+        n_relabile = 0
+        if decide and relabile > 0:
+            flip = relabile_units(status, reps, unit_of, relabile, net._gen)
+            n_relabile = int(np.count_nonzero(flip))
+            status[flip] = int(LABILE)
+        if decide and not np.any(status == LABILE):  # before simulating anything
+            raise ValueError(_nothing_to_decide(counts_before, relabile, n_relabile, k, density))
+        if n_relabile:
             net._S.variables["status"].set_value(status)
 
-    seed = int(net._gen.integers(0, 2**32))
-    ns = net._namespace()
-    G = net._G
-    G.variables["I_ext"].set_value(np.zeros(net._n))
-    with net._seeded(seed):
-        if burn > 0:
-            net._run(burn, ns, progress, report_period)
-        if len(net._S):
-            net._S.variables["trace"].set_value(np.zeros(len(net._S)))
-        if net._center:
-            G.variables["rsum"].set_value(np.zeros(net._n))
-        runners = net._make_trace_runners()
-        i0 = int(round(float(net._net.t) / step))
-        net._net.add(*runners)
-        try:
-            net._run(n_meas * step, ns, progress, report_period)
-        finally:
-            net._net.remove(*runners)
-    n_samples = int(net._trace_clock.variables["timestep"].get_value()[0]) - i0
-    measured = n_samples * step
+        seed = int(net._gen.integers(0, 2**32))
+        ns = net._namespace()
+        G = net._G
+        G.variables["I_ext"].set_value(np.zeros(net._n))
+        with net._seeded(seed):
+            if burn > 0:
+                net._run(burn, ns, progress, report_period, "sleep (burn-in)")
+            if len(net._S):
+                net._S.variables["trace"].set_value(np.zeros(len(net._S)))
+            if net._center:
+                G.variables["rsum"].set_value(np.zeros(net._n))
+            runners = net._make_trace_runners()
+            i0 = int(round(float(net._net.t) / step))
+            net._net.add(*runners)
+            try:
+                net._run(n_meas * step, ns, progress, report_period, "sleep (measurement)")
+            finally:
+                net._net.remove(*runners)
+        n_samples = int(net._trace_clock.variables["timestep"].get_value()[0]) - i0
+        measured = n_samples * step
 
-    trace = net._S.variables["trace"].get_value().copy() if len(net._S) else np.empty(0)
-    scores = estimate_scores(
-        trace,
-        w,
-        sgn,
-        pre,
-        post,
-        measured=measured,
-        sums=G.variables["rsum"].get_value().copy() if net._center else None,
-        n_samples=n_samples,
-    )
-    unit_scores = scores[reps]
-    if sym:
-        unit_scores = 0.5 * (unit_scores + scores[partner[reps]])
-    candidate_unit = status[reps] == LABILE
-    k_used = k
-    if k_used is None and density is not None and candidate_unit.any():
-        k_used = solve_k_online(unit_scores[candidate_unit], density)
+        trace = net._S.variables["trace"].get_value().copy() if len(net._S) else np.empty(0)
+        scores = estimate_scores(
+            trace,
+            w,
+            sgn,
+            pre,
+            post,
+            measured=measured,
+            sums=G.variables["rsum"].get_value().copy() if net._center else None,
+            n_samples=n_samples,
+        )
+        unit_scores = scores[reps]
+        if sym:
+            unit_scores = 0.5 * (unit_scores + scores[partner[reps]])
+        candidate_unit = status[reps] == LABILE
+        k_used = k
+        if k_used is None and density is not None and candidate_unit.any():
+            k_used = solve_k_online(unit_scores[candidate_unit], density)
 
-    leak_change = np.zeros(net._n)
-    candidate = candidate_unit[unit_of]
-    kept = np.zeros(w.size, dtype=bool)
-    if k_used is not None:
-        probabilities = np.where(candidate, np.minimum(1.0, k_used * unit_scores[unit_of]), np.nan)
-    else:
-        probabilities = np.full(w.size, np.nan)
-    if decide and k_used is not None and candidate.any():
-        new_w, new_status, probabilities, kept, candidate, leak_change = _decide(
-            weight=w,
-            status=status,
+        leak_change = np.zeros(net._n)
+        candidate = candidate_unit[unit_of]
+        kept = np.zeros(w.size, dtype=bool)
+        if k_used is not None:
+            probabilities = np.where(
+                candidate, np.minimum(1.0, k_used * unit_scores[unit_of]), np.nan
+            )
+        else:
+            probabilities = np.full(w.size, np.nan)
+        if decide and k_used is not None and candidate.any():
+            new_w, new_status, probabilities, kept, candidate, leak_change = _decide(
+                weight=w,
+                status=status,
+                pre=pre,
+                post=post,
+                n=net._n,
+                unit_scores=unit_scores,
+                reps=reps,
+                unit_of=unit_of,
+                k=k_used,
+                gen=net._gen,
+            )
+            net._S.variables["w"].set_value(new_w)
+            net._S.variables["status"].set_value(new_status)
+            leak = G.variables["leak"].get_value() + leak_change
+            G.variables["leak"].set_value(leak)
+            net._abscissa = None  # the network changed: the next default burn-in recomputes it
+            if np.any(leak <= 0):
+                bad = np.flatnonzero(leak <= 0)
+                warnings.warn(
+                    f"after the decisions {bad.size} neuron(s) have a leak <= 0 (first: "
+                    f"leak[{bad[0]}] == {leak[bad[0]]:.4g}); the network may be unstable. "
+                    "The matched diagonal keeps leaks positive for diagonally dominant -A.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            _warn_if_stiff(net, leak, new_w, post)
+            if compact and np.any(new_status == PRUNED):
+                net._compact()
+        counts_after = count_states(net._table()[4])
+        rep = SleepReport(
+            seed=seed,
+            duration=(burn + measured) * second,
+            burn_in=burn * second,
+            measured=measured * second,
+            n_samples=n_samples,
+            decided=bool(decide and k_used is not None and candidate.any()),
+            symmetric=sym,
+            k=None if k_used is None else float(k_used),
+            density=density,
+            counts_before=counts_before,
+            counts_after=counts_after,
+            n_relabile=n_relabile,
             pre=pre,
             post=post,
-            n=net._n,
-            unit_scores=unit_scores,
-            reps=reps,
-            unit_of=unit_of,
-            k=k_used,
-            gen=net._gen,
+            weights=w,
+            scores=scores,
+            candidate=candidate,
+            probabilities=probabilities,
+            kept=kept,
+            leak_change=leak_change,
+            n_neurons=net._n,
+            wall_time=time.perf_counter() - wall0,
         )
-        net._S.variables["w"].set_value(new_w)
-        net._S.variables["status"].set_value(new_status)
-        leak = G.variables["leak"].get_value() + leak_change
-        G.variables["leak"].set_value(leak)
-        net._abscissa = None  # the network changed: the next default burn-in recomputes it
-        if np.any(leak <= 0):
-            bad = np.flatnonzero(leak <= 0)
-            warnings.warn(
-                f"after the decisions {bad.size} neuron(s) have a leak <= 0 (first: "
-                f"leak[{bad[0]}] == {leak[bad[0]]:.4g}); the network may be unstable. "
-                "The matched diagonal keeps leaks positive for diagonally dominant -A.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        _warn_if_stiff(net, leak, new_w, post)
-        if compact and np.any(new_status == PRUNED):
-            net._compact()
-    counts_after = count_states(net._table()[4])
-    rep = SleepReport(
-        seed=seed,
-        duration=(burn + measured) * second,
-        burn_in=burn * second,
-        measured=measured * second,
-        n_samples=n_samples,
-        decided=bool(decide and k_used is not None and candidate.any()),
-        symmetric=sym,
-        k=None if k_used is None else float(k_used),
-        density=density,
-        counts_before=counts_before,
-        counts_after=counts_after,
-        n_relabile=n_relabile,
-        pre=pre,
-        post=post,
-        weights=w,
-        scores=scores,
-        candidate=candidate,
-        probabilities=probabilities,
-        kept=kept,
-        leak_change=leak_change,
-        n_neurons=net._n,
-        wall_time=time.perf_counter() - wall0,
-    )
-    net.reports.append(rep)
+        net.reports.append(rep)
     logger.info(
         "sleep: T=%s (%d samples), %d candidates, k=%s, %s -> %s, %.2f s wall",
         rep.measured,
@@ -344,60 +377,62 @@ def wake(
         _model.multiple_of("record_dt", record_dt, net._dt, "dt")
     constant, timed = _check_inputs(net, inputs, input_dt, duration)
 
-    seed = int(net._gen.integers(0, 2**32))
-    ns = net._namespace(noise=noise)
-    G = net._G
-    G.variables["I_ext"].set_value(np.zeros(net._n) if constant is None else constant)
-    added = []
-    if timed is not None:
-        ns["plasticsim_input"] = timed
-        ns["t_wake"] = net._net.t
-        added.append(
-            CodeRunner(
-                G,
-                "stateupdate",
-                code=_model.INPUT_CODE,
-                clock=net._clock,
-                when=_model.INPUT_SLOT[0],
-                order=_model.INPUT_SLOT[1],
-                name=f"{net._name}_input",
-                codeobj_class=net._codeobj,
+    # All or nothing, as in sleep: an interrupted wake leaves the network as it was.
+    with _rollback.epoch(net, synapses=False):
+        seed = int(net._gen.integers(0, 2**32))
+        ns = net._namespace(noise=noise)
+        G = net._G
+        G.variables["I_ext"].set_value(np.zeros(net._n) if constant is None else constant)
+        added = []
+        if timed is not None:
+            ns["plasticsim_input"] = timed
+            ns["t_wake"] = net._net.t
+            added.append(
+                CodeRunner(
+                    G,
+                    "stateupdate",
+                    code=_model.INPUT_CODE,
+                    clock=net._clock,
+                    when=_model.INPUT_SLOT[0],
+                    order=_model.INPUT_SLOT[1],
+                    name=f"{net._name}_input",
+                    codeobj_class=net._codeobj,
+                )
             )
-        )
-    monitor = None
-    var = _model.rate_name(net._relu)
-    if indices is not None:
-        clock_kw = {"clock": net._clock} if record_dt is None else {"dt": record_dt}
-        monitor = StateMonitor(
-            G,
-            var,
-            record=indices,
-            when=_model.MONITOR_SLOT[0],
-            order=_model.MONITOR_SLOT[1],
-            name=f"{net._name}_monitor",
-            codeobj_class=net._codeobj,
-            **clock_kw,
-        )
-        added.append(monitor)
-    # Noise-free with OU noise: sigma = 0 stops the source, but the current eta left by
-    # the previous epoch would still drive x (and decay over noise_tau). Disconnect it for
-    # the run (eta = 0 stays 0 with sigma = 0) and restore it afterwards: the noise source
-    # is paused, not reset, so the next noisy epoch starts from a stationary eta.
-    eta_saved = None
-    if not noise and float(net._noise_tau) > 0:
-        eta_saved = G.variables["eta"].get_value().copy()
-        G.variables["eta"].set_value(np.zeros(net._n))
-    if added:
-        net._net.add(*added)
-    try:
-        with net._seeded(seed):
-            net._run(float(duration), ns, progress, report_period)
-    finally:
+        monitor = None
+        var = _model.rate_name(net._relu)
+        if indices is not None:
+            clock_kw = {"clock": net._clock} if record_dt is None else {"dt": record_dt}
+            monitor = StateMonitor(
+                G,
+                var,
+                record=indices,
+                when=_model.MONITOR_SLOT[0],
+                order=_model.MONITOR_SLOT[1],
+                name=f"{net._name}_monitor",
+                codeobj_class=net._codeobj,
+                **clock_kw,
+            )
+            added.append(monitor)
+        # Noise-free with OU noise: sigma = 0 stops the source, but the current eta left by
+        # the previous epoch would still drive x (and decay over noise_tau). Disconnect it for
+        # the run (eta = 0 stays 0 with sigma = 0) and restore it afterwards: the noise source
+        # is paused, not reset, so the next noisy epoch starts from a stationary eta.
+        eta_saved = None
+        if not noise and float(net._noise_tau) > 0:
+            eta_saved = G.variables["eta"].get_value().copy()
+            G.variables["eta"].set_value(np.zeros(net._n))
         if added:
-            net._net.remove(*added)
-        G.variables["I_ext"].set_value(np.zeros(net._n))
-        if eta_saved is not None:
-            G.variables["eta"].set_value(eta_saved)
+            net._net.add(*added)
+        try:
+            with net._seeded(seed):
+                net._run(float(duration), ns, progress, report_period, "wake")
+        finally:
+            if added:
+                net._net.remove(*added)
+            G.variables["I_ext"].set_value(np.zeros(net._n))
+            if eta_saved is not None:
+                G.variables["eta"].set_value(eta_saved)
     if monitor is None:
         return WakeRecord(np.zeros(0) * second, np.zeros((0, 0)), seed)
     t = monitor.t[:].copy()

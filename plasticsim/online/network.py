@@ -31,7 +31,7 @@ from brian2.devices.device import RuntimeDevice, get_device
 from brian2.groups.group import CodeRunner
 
 from .._validation import STREAM_ONLINE, check_rng
-from . import _checks, _epochs, _inputs, _model, _persist
+from . import _checks, _epochs, _inputs, _model, _persist, _rollback
 from ._decisions import weights_symmetric
 from .states import (
     LABILE,
@@ -734,10 +734,19 @@ class RateNetwork:
         finally:
             np.random.set_state(saved)  # noqa: NPY002
 
-    def _run(self, duration: float, namespace, progress, report_period):
+    def _run(self, duration: float, namespace, progress, report_period, what: str):
+        """One Brian2 run of ``duration`` seconds, which must reach its end.
+
+        Brian2 turns a first Ctrl-C into "stop this run" and returns normally; a run that
+        stopped short raises instead (``KeyboardInterrupt`` for a requested stop,
+        ``RuntimeError`` otherwise, see ``_rollback.check_completed``), and the epoch
+        around it (``_rollback.epoch``) restores the network.
+        """
         hook = progress.for_run(duration)
         kwargs = {} if hook is None else {"report": hook, "report_period": report_period}
+        t_end = float(self._net.t) + duration
         self._net.run(duration * second, namespace=namespace, **kwargs)
+        _rollback.check_completed(self._net, t_end, float(self._dt), what)
 
     def _current_abscissa(self) -> float:
         """Spectral abscissa of the network as it now is (cached until a decision).
@@ -860,9 +869,36 @@ class RateNetwork:
         Returns
         -------
         SleepReport
+            Also appended to :attr:`reports`.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For invalid arguments, before anything is simulated. Also ``ValueError``,
+            before anything is simulated, when ``decide`` is true and no synapse is LABILE
+            (after the ``relabile`` draws): decisions move a synapse one way only, LABILE
+            -> STABLE or PRUNED, and STABLE synapses are decided again only once
+            ``relabile`` makes them LABILE, so iterative pruning needs ``relabile > 0``.
+        KeyboardInterrupt
+            Ctrl-C during the epoch. Brian2 turns a first Ctrl-C into "stop the current
+            run" (``prefs.core.stop_on_keyboard_interrupt``, left as the user set it); a
+            run that stopped short raises here instead of yielding a truncated
+            measurement. A stop by other means (``Network.stop``, a maximum run time) is a
+            ``RuntimeError``.
 
         Notes
         -----
+        *All or nothing.* Whatever ends an epoch before it returns (Ctrl-C, an error, a
+        failing ``report`` callback) leaves the network exactly as it was before the call:
+        synapses (the ``Synapses`` object of before a compaction included), weights,
+        states, traces, leaks, ``x`` (and ``eta``), simulated time, the decision
+        generator, numpy's global generator, and :attr:`reports` (no report of a
+        cut-short epoch). Repeating the call then does, bit for bit, what the uninterrupted
+        call would have done. The restore runs with Ctrl-C deferred, so a second Ctrl-C
+        cannot interrupt it; it is raised once the network is whole. Objects a user added
+        to :attr:`network` themselves keep what they recorded. Cost: one copy of the
+        per-synapse state (``O(m)``) per epoch.
+
         *Estimator.* For a linear network without bias the activity has mean 0 and the
         trace is used as it is (an unbiased estimate). With a non-zero mean (bias or
         rectified units; ``center``) each neuron also sums its rate over the same samples
@@ -1063,6 +1099,14 @@ class RateNetwork:
         WakeRecord
             ``t`` (brian2 times), ``rates`` of shape ``(n_times, n_recorded)`` and the
             Brian2 ``seed`` of the run.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For invalid arguments, before anything is simulated.
+        KeyboardInterrupt
+            Ctrl-C during the run (see :meth:`sleep`): the network, its time and its
+            generators are then as before the call, as after any other error.
         """
         return _epochs.wake(
             self,

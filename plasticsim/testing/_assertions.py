@@ -110,13 +110,16 @@ def _times_rtol(err: float, rtol: float) -> str:
 def mode_table(
     expected, actual, errors, rtol, indices, *, labels=("expected", "actual"), indent="  "
 ) -> list[str]:
-    """Lines of a table of the modes ``indices`` (the ``MAX_LISTED`` worst, by index)."""
+    """Lines of a table of the modes ``indices`` (the ``MAX_LISTED`` worst, by index).
+
+    Modes are numbered from 1, the slowest, as in the figures.
+    """
     indices = np.asarray(indices)
     shown = indices[np.argsort(-errors[indices], kind="stable")[:MAX_LISTED]]
     shown = np.sort(shown)
     d = digits_for(rtol)
     cells = [
-        (str(i), format_value(expected[i], d), format_value(actual[i], d), f"{errors[i]:.3g}")
+        (str(i + 1), format_value(expected[i], d), format_value(actual[i], d), f"{errors[i]:.3g}")
         for i in shown
     ]
     head = ("mode", labels[0], labels[1], "rel. error")
@@ -135,7 +138,7 @@ def spectrum_failure(
 ) -> list[str] | None:
     """Message lines for the modes among the ``m`` slowest whose error exceeds ``rtol``.
 
-    ``None`` when none does. Modes are numbered from 0, the slowest.
+    ``None`` when none does. Modes are numbered from 1, the slowest (as in the figures).
     """
     failing = np.flatnonzero(errors[:m] > rtol)
     if failing.size == 0:
@@ -146,7 +149,7 @@ def spectrum_failure(
     scope = f"of the {m} slowest modes (of {n})" if m < n else f"of {n} modes"
     return [
         f"{failing.size} {scope} differ by more than rtol={rtol:g}.",
-        f"Worst: mode {w} (0 = slowest): {labels[0]} {format_value(expected[w], d)}, "
+        f"Worst: mode {w + 1} (1 = slowest): {labels[0]} {format_value(expected[w], d)}, "
         f"{labels[1]} {format_value(actual[w], d)}, relative error {errors[w]:.3g}"
         f"{_times_rtol(errors[w], rtol)}.",
         *mode_table(expected, actual, errors, rtol, failing, labels=labels, indent=indent),
@@ -200,9 +203,9 @@ def assert_eigenvalues_close(expected, actual, *, rtol, slowest=None):
     ... except AssertionError as err:
     ...     print(err)
     Eigenvalues not close: 1 of 3 modes differ by more than rtol=1e-05.
-    Worst: mode 1 (0 = slowest): expected -1, actual -1.2, relative error 0.2 = 2e+04 x rtol.
+    Worst: mode 2 (1 = slowest): expected -1, actual -1.2, relative error 0.2 = 2e+04 x rtol.
       mode  expected  actual  rel. error
-         1        -1    -1.2         0.2
+         2        -1    -1.2         0.2
     """
     __tracebackhide__ = True
     expected = check_eigenvalues(expected, "expected")
@@ -376,7 +379,9 @@ def assert_quadratic_forms_within(A, B, eps, *, n_vectors=100, rng=None):
     ]
     if excess.max() > 0:
         j = int(np.argmax(excess))
-        name = f"eigenvector {j} of {what} (0 = slowest)" if j < n else f"random vector {j - n}"
+        name = (
+            f"eigenvector {j + 1} of {what} (1 = slowest)" if j < n else f"random vector {j - n}"
+        )
         side = "upper bound 1 + eps" if ratios[j] > 1 else "lower bound 1 - eps"
         lines.append(
             f"Worst: {name}: x^T B x / x^T A x == {ratios[j]:.6g}, beyond the {side} by "

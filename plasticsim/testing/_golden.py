@@ -365,9 +365,9 @@ def check_golden(golden, eigenvalues, *, rtol=None, slowest=None) -> tuple[bool,
     DRIFT from golden <dir>/golden.json (rtol=1e-06): 1 of 1 spectra differ
       made with: plasticsim ...
       noise: DRIFT: 1 of 3 modes differ by more than rtol=1e-06.
-        Worst: mode 1 (0 = slowest): golden -1, now -1.1, relative error 0.1 = 1e+05 x rtol.
+        Worst: mode 2 (1 = slowest): golden -1, now -1.1, relative error 0.1 = 1e+05 x rtol.
           mode  golden   now  rel. error
-             1      -1  -1.1         0.1
+             2      -1  -1.1         0.1
     """
     if not isinstance(golden, Golden):
         golden = load_golden(golden)

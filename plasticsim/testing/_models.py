@@ -14,6 +14,8 @@ and the spectra are switched on.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,9 +27,10 @@ from ._golden import DEFAULT_RTOL, Golden, GoldenError, check_golden, load_golde
 
 __all__ = ["spectra_from_results", "snapshot_model", "check_model"]
 
-# Set before the user's overrides (which may change them) and after (which may not).
-_BEFORE = {"evaluation.dynamics.enabled": False}
-_AFTER = {"evaluation.spectra": True}
+# Settings of every snapshot and check: the spectra on, the dynamics off unless the
+# user's overrides turn them on. They are applied to the model as loaded, not as --set
+# overrides, so that the model's source (logged, and in errors) names the user's only.
+_DYNAMICS_KEY = "evaluation.dynamics.enabled"
 _PREFIX = "eigenvalues_"
 
 
@@ -99,16 +102,12 @@ def results_metadata(results) -> dict:
     }
 
 
-def _toml(value) -> str:
-    return "true" if value is True else "false" if value is False else repr(value)
-
-
-def _overrides(overrides):
-    """The user's overrides with the spectra on and the dynamics off, in their own form."""
+def _check_overrides(overrides) -> list[str] | dict:
+    """The user's overrides, checked: a sequence of ``"key=value"`` strings or a mapping."""
     if overrides is None:
-        overrides = ()
+        return []
     if isinstance(overrides, Mapping):
-        return {**_BEFORE, **overrides, **_AFTER}
+        return dict(overrides)
     if isinstance(overrides, str | bytes):
         raise TypeError(
             f"overrides must be a sequence of 'key=value' strings or a mapping, got the "
@@ -118,9 +117,50 @@ def _overrides(overrides):
     for item in items:
         if not isinstance(item, str):
             raise TypeError(f"overrides must hold 'key=value' strings, got {_fmt(item)}.")
-    before = [f"{k}={_toml(v)}" for k, v in _BEFORE.items()]
-    after = [f"{k}={_toml(v)}" for k, v in _AFTER.items()]
-    return [*before, *items, *after]
+    return items
+
+
+def _load(model, overrides):
+    """The model with the user's overrides, the spectra on and (by default) no dynamics."""
+    from ..experiment import load_model
+
+    overrides = _check_overrides(overrides)
+    loaded = load_model(model, overrides=overrides)
+    if isinstance(overrides, dict):
+        keys = set(overrides)
+    else:
+        keys = {item.split("=", 1)[0].strip() for item in overrides}
+    config = copy.deepcopy(loaded.config)
+    if _DYNAMICS_KEY not in keys:
+        config["evaluation"]["dynamics"]["enabled"] = False
+    config["evaluation"]["spectra"] = True
+    return dataclasses.replace(loaded, config=config)
+
+
+def _check_golden_target(out: Path, force: bool) -> None:
+    """Refuse, before running, a golden file that cannot be written or must not be replaced.
+
+    Its directory (or nearest existing ancestor) must be a writable directory (a write
+    probe); an existing ``out`` is replaced only with ``force`` and only if it is a golden.
+    """
+    from ..experiment._results import _check_writable
+
+    out = Path(out)
+    if out.is_dir():
+        raise FileExistsError(f"{str(out)!r} is a directory; give the golden file's path.")
+    if out.exists():
+        if not force:
+            raise FileExistsError(
+                f"{str(out)!r} already exists; pass force=True (--force) to replace it."
+            )
+        try:
+            load_golden(out)
+        except (GoldenError, OSError) as exc:
+            raise FileExistsError(
+                f"refusing to replace {str(out)!r} with force=True (--force): it is not a "
+                f"golden file ({exc}); remove it yourself or choose another path."
+            ) from None
+    _check_writable(out, "the golden file")
 
 
 def _stored_overrides(overrides):
@@ -132,7 +172,7 @@ def _stored_overrides(overrides):
 def _run(model, seed, overrides):
     from ..experiment import run_model
 
-    return run_model(model, rng=seed, overrides=_overrides(overrides))
+    return run_model(_load(model, overrides), rng=seed)
 
 
 def _model_ref(model):
@@ -173,7 +213,10 @@ def snapshot_model(model, out, *, seed=None, overrides=None, rtol=None, force=Fa
     Raises
     ------
     FileExistsError
-        If ``out`` exists and ``force`` is false.
+        If ``out`` exists and ``force`` is false, or ``out`` is not a golden (``force``
+        replaces a golden only), or is a directory; checked before running.
+    PermissionError, NotADirectoryError
+        If ``out`` cannot be written (a write probe in its directory, before running).
     plasticsim.experiment.ModelError
         For an invalid model.
 
@@ -191,14 +234,11 @@ def snapshot_model(model, out, *, seed=None, overrides=None, rtol=None, force=Fa
     (['noise', 'original'], 3, True)
     """
     out = Path(out)
-    if out.exists() and not force:
-        raise FileExistsError(
-            f"{str(out)!r} already exists; pass force=True (--force) to replace it."
-        )
     if seed is not None:
         seed = check_integer("seed", seed, 0)
     rtol = DEFAULT_RTOL if rtol is None else check_nonnegative("rtol", rtol)
-    _overrides(overrides)  # validate before running
+    _check_overrides(overrides)  # validate before running
+    _check_golden_target(out, force)
     results = _run(model, seed, overrides)
     meta = results_metadata(results)
     metadata = {
@@ -208,7 +248,11 @@ def snapshot_model(model, out, *, seed=None, overrides=None, rtol=None, force=Fa
         "overrides": _stored_overrides(overrides),
         "model": meta["model"],
     }
-    return save_golden(out, spectra_from_results(results), metadata=metadata, rtol=rtol)
+    from ..experiment._signals import deferred_signals
+
+    spectra = spectra_from_results(results)
+    with deferred_signals():  # no temporary file left behind by an interruption
+        return save_golden(out, spectra, metadata=metadata, rtol=rtol)
 
 
 def _flatten(d, prefix=""):
@@ -221,9 +265,17 @@ def _flatten(d, prefix=""):
     return out
 
 
+#: Model keys that document a model and change no number: not reported as a drift's cause.
+_PROSE = frozenset({"description"})
+
+
 def _settings_diff(old: dict, new: dict, limit: int = 20) -> list[str]:
     a, b = _flatten(old), _flatten(new)
-    keys = [k for k in sorted(set(a) | set(b)) if a.get(k, "<unset>") != b.get(k, "<unset>")]
+    keys = [
+        k
+        for k in sorted(set(a) | set(b))
+        if k not in _PROSE and a.get(k, "<unset>") != b.get(k, "<unset>")
+    ]
     lines = [f"    {k}: {a.get(k, '<unset>')!r} -> {b.get(k, '<unset>')!r}" for k in keys[:limit]]
     if len(keys) > limit:
         lines.append(f"    ... and {len(keys) - limit} more")
