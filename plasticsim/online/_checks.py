@@ -11,9 +11,10 @@ simulator, with ``h = dt / tau``:
   more than 14 %).
 
 **Exact** (``n <= EXACT_MAX_N``): one dense eigen-decomposition, ``O(n^3)`` time and
-``O(n^2)`` memory (``eigvalsh`` when symmetric). 2,000 neurons cost about a second here,
-and every network of the tests and shipped models is that small, so their results do not
-depend on the bounds below.
+``O(n^2)`` memory (``eigvalsh`` when symmetric). ``eigvalsh`` of 1,000 neurons takes
+~0.3 s on one core here (ten times more when OpenBLAS threads compete for a loaded
+machine); every network of the tests and shipped models is this small, so their results
+(the default burn-in included) do not depend on the bounds below.
 
 **At scale** (``n > EXACT_MAX_N``), in this order:
 
