@@ -444,6 +444,7 @@ def _cmd_sweep(args) -> int:
     from .experiment import resolve_model
     from .sweep import SweepError, plan_sweep, sweep
     from .sweep._resume import SweepStore
+    from .sweep._sweep import SchedulerUnreachable
 
     with _inputs(ValueError, TypeError):
         path = resolve_model(args.model)
@@ -468,6 +469,9 @@ def _cmd_sweep(args) -> int:
             )
         except SweepError as exc:
             result, failure = exc.result, exc
+        except SchedulerUnreachable as exc:
+            print(f"plasticsim: error: {exc}", file=sys.stderr)
+            return _EXIT_USAGE
         except KeyboardInterrupt:
             print(
                 f"\nplasticsim: interrupted; the finished runs are kept in {out}/ "

@@ -196,6 +196,19 @@ def test_cli_typo_is_exit_2_before_anything_runs(tmp_path, capsys):
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
 
 
+def test_unreachable_scheduler_is_exit_2_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    """No scheduler at the address: a clear error before the output directory exists."""
+    from plasticsim.sweep import _sweep
+
+    monkeypatch.setattr(_sweep, "_CONNECT_TIMEOUT", "1s")  # Dask retries until the timeout
+    out = tmp_path / "s"
+    argv = ["sweep", "clustered", "--scheduler", "tcp://127.0.0.1:1", "--out", str(out)]
+    assert cli.main([*argv, *set_args(TINY)]) == 2
+    err = capsys.readouterr().err
+    assert "scheduler == 'tcp://127.0.0.1:1'" in err and "dask scheduler" in err
+    assert not out.exists()
+
+
 def test_cli_help_and_usage_errors(capsys, tmp_path):
     assert cli.main(["sweep", "--help"]) == 0
     assert "--grid KEY=V1,V2,..." in capsys.readouterr().out

@@ -155,7 +155,7 @@ def _open_client(scheduler, workers):
     if isinstance(scheduler, Client):
         return scheduler, None, False
     if scheduler is not None:
-        return Client(scheduler, timeout="30s"), None, True
+        return _connect(scheduler), None, True
     cluster = LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
@@ -290,7 +290,36 @@ def sweep(
     workers = workers or _available_cores()
     SweepStore.check(plan.out, force)
     progress = LogProgress(log) if progress is None else progress
-    return _execute(plan, workers, scheduler, keep_runs, force, progress, cache_dir)
+    if not isinstance(scheduler, str):
+        return _execute(plan, workers, scheduler, keep_runs, force, progress, cache_dir)
+    # An address: reach the scheduler before anything is written.
+    client = _connect(scheduler)
+    try:
+        return _execute(plan, workers, client, keep_runs, force, progress, cache_dir)
+    finally:
+        client.close()
+
+
+class SchedulerUnreachable(ValueError):
+    """No Dask scheduler answered at the address given to :func:`sweep`."""
+
+
+_CONNECT_TIMEOUT = "30s"
+
+
+def _connect(address: str):
+    """A ``distributed.Client`` of the scheduler at ``address``, or a clear error."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SchedulerUnreachable(
+            f"scheduler == {address!r}: no Dask scheduler answered within "
+            f"{_CONNECT_TIMEOUT} ({exc}); start one with `dask scheduler` (and workers with "
+            "`dask worker ADDRESS`), or omit the scheduler to run on a local cluster. "
+            "Nothing was written."
+        ) from None
 
 
 def _execute(plan: _Plan, workers, scheduler, keep_runs, force, progress, cache_dir):
