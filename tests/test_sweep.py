@@ -441,7 +441,10 @@ def test_interrupt_keeps_finished_runs_and_the_rerun_resumes(tmp_path):
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
-            if (out / "records").is_dir() and any((out / "records").iterdir()):
+            # a finished record, not the temporary file it is being written to
+            if (out / "records").is_dir() and any(
+                not p.name.startswith(".") for p in (out / "records").iterdir()
+            ):
                 break
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()
