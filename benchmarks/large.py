@@ -24,8 +24,10 @@ memory) with the network loaded from the same file, ``--repeats`` times, interle
   warm-up (compile), a wake of 10 tau, one sleep epoch of ``--duration`` tau with
   decisions at density 0.1 and compaction, a wake of 10 tau after pruning, the kept
   fraction and peak memory; and its ratios to the plain script measured in this run.
-  It needs a ``RateNetwork`` that accepts sparse input (issue #9 item 1); with
-  ``--plasticsim-input dense`` it is given ``A.toarray()`` instead (small ``n`` only).
+  The epoch's time outside Brian2's runs (reading the table, pairing, decisions, leak
+  updates, the checks after the decisions and compaction) is printed as "decisions +
+  compaction". The network is given as the sparse ``A``; with ``--plasticsim-input
+  dense`` as ``A.toarray()`` instead (small ``n`` only).
 
 Also printed: generation time of the network (median over the repeats, in this
 process), and synapse-steps per second at the largest size over the smallest (same
@@ -265,7 +267,19 @@ def measure_plasticsim(path: str, cfg: dict) -> dict:
     t0 = time.perf_counter()
     net.wake(10 * TAU_MS * ms, record=False)
     wake_before = time.perf_counter() - t0
+    in_brian2 = []  # wall time of each Brian2 run of the epoch
+    run_epoch = net._run
+
+    def timed_run(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return run_epoch(*args, **kwargs)
+        finally:
+            in_brian2.append(time.perf_counter() - t0)
+
+    net._run = timed_run
     rep = net.sleep(cfg["duration"] * TAU_MS * ms, density=0.1)
+    del net._run
     t0 = time.perf_counter()
     net.wake(10 * TAU_MS * ms, record=False)
     wake_after = time.perf_counter() - t0
@@ -276,6 +290,8 @@ def measure_plasticsim(path: str, cfg: dict) -> dict:
         "build_s": build,
         "first_step_s": first,
         "run_s": rep.wall_time,  # the whole epoch: burn-in, traces, decisions, compaction
+        "decide_s": rep.wall_time - sum(in_brian2),
+        "burn_in_tau": float(rep.burn_in) / (TAU_MS * 1e-3),
         "syn_steps_per_s": m * steps / rep.wall_time,
         "wake_before_s": wake_before,
         "wake_after_s": wake_after,
@@ -312,6 +328,8 @@ ROWS = [  # key, label, scale, unit
     ("first_step_s", "first run (cache load)", 1.0, "s"),
     ("run_s", "run / sleep epoch", 1.0, "s"),
     ("syn_steps_per_s", "  per synapse-step", 1e-6, "M synapse-steps/s"),
+    ("decide_s", "decisions + compaction", 1.0, "s"),
+    ("burn_in_tau", "default burn-in", 1.0, "tau"),
     ("wake_before_s", "wake 10 tau, before", 1.0, "s"),
     ("wake_after_s", "wake 10 tau, after pruning", 1.0, "s"),
     ("kept_fraction", "kept fraction", 1.0, ""),

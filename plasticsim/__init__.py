@@ -8,7 +8,8 @@ Reference: E. Moore, R. Chaudhuri, "Using noise to probe recurrent neural networ
 structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
 """
 
-from . import networks, testing
+# sweep is a callable package: plasticsim.sweep(model, grid, ...) runs a sweep.
+from . import networks, sweep, testing
 from .covariance import empirical_covariance, euler_covariance, noise_covariance
 from .dynamics import Trajectory, TrajectoryError, simulate, trajectory_error
 from .estimate import estimate_scores
@@ -31,6 +32,7 @@ from .spectra import (
     quadratic_form_range,
     slowest_eigenvalues,
 )
+from .sweep import SweepError, SweepResult
 
 __version__ = "0.1.0"
 
@@ -94,6 +96,9 @@ __all__ = [
     "solve_k",
     "sparsify",
     "synapse_scores",
+    "sweep",
+    "SweepError",
+    "SweepResult",
     "testing",
     "trajectory_error",
 ]

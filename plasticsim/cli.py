@@ -1,4 +1,4 @@
-"""The ``plasticsim`` command: run model files, the demo, list models, summarise results.
+"""The ``plasticsim`` command: run model files and sweeps, the demo, list models, summarise.
 
 Exit status: 0 on success, 2 for bad input or usage (an invalid model, a missing file, an
 output that cannot be written, an existing result without ``--force``), 1 for a failure
@@ -454,6 +454,53 @@ def _cmd_check(args) -> int:
     return _EXIT_OK if ok else _EXIT_FAILURE
 
 
+def _cmd_sweep(args) -> int:
+    """``plasticsim sweep``: the work is :func:`plasticsim.sweep.sweep`'s."""
+    from .experiment import resolve_model
+    from .sweep import SweepError, plan_sweep, sweep
+    from .sweep._resume import SweepStore
+    from .sweep._sweep import SchedulerUnreachable
+
+    with _inputs(ValueError, TypeError):
+        path = resolve_model(args.model)
+        grid = args.grid or ()
+        plan = plan_sweep(path, grid, seeds=args.seeds, out=".", overrides=args.set or ())
+        out = Path(args.out) if args.out else Path("results") / f"{plan.base.name}-sweep"
+        SweepStore.check(out, args.force)
+    failure = None
+    with _output(args.quiet, args.verbose) as progress:
+        try:
+            result = sweep(
+                path,
+                grid,
+                seeds=args.seeds,
+                out=out,
+                workers=args.workers,
+                scheduler=args.scheduler,
+                overrides=args.set or (),
+                keep_runs=args.keep_runs,
+                force=args.force,
+                progress=progress,
+            )
+        except SweepError as exc:
+            result, failure = exc.result, exc
+        except SchedulerUnreachable as exc:
+            print(f"plasticsim: error: {exc}", file=sys.stderr)
+            return _EXIT_USAGE
+        except KeyboardInterrupt:
+            print(
+                f"\nplasticsim: interrupted; the finished runs are kept in {out}/ "
+                "(rerun the same command to resume).",
+                file=sys.stderr,
+            )
+            return _EXIT_INTERRUPTED
+    print(result.summary())
+    if failure is not None:
+        print(f"plasticsim: error: {failure}", file=sys.stderr)
+        return _EXIT_FAILURE
+    return _EXIT_OK
+
+
 # =========================================================================== parser
 
 
@@ -464,6 +511,13 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative; a seed must be >= 0")
+    return value
+
+
+def _workers(text: str) -> int:
+    value = _seed(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: --workers must be >= 1")
     return value
 
 
@@ -572,6 +626,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=_rtol, help="relative tolerance (default: the golden's)")
     _add_output_options(p)
     p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser(
+        "sweep",
+        help="run a model over a grid of settings and seeds (Dask)",
+        description="Run a model for every cell of a grid (the product of the --grid axes) "
+        "and every seed, one Dask task per run, on a local cluster or an existing one; "
+        "write results.csv (one row per cell, seed and method), sweep.json and figures. "
+        "Rerunning the same command resumes.",
+    )
+    p.add_argument("model", metavar="MODEL", help="model file, or a shipped model's name")
+    p.add_argument(
+        "--grid",
+        action="append",
+        metavar="KEY=V1,V2,...",
+        help="an axis: a model key (as --set) and its values (TOML, split at the commas "
+        "outside brackets), e.g. --grid pruning.density=0.05,0.1,0.2 (repeatable)",
+    )
+    p.add_argument(
+        "--seeds", metavar="SEEDS", help="e.g. 0-19 or 0,3,7-9 (default: the model's seed)"
+    )
+    p.add_argument("--out", metavar="DIR", help="sweep directory (default: results/<name>-sweep)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="worker processes of the local Dask cluster (default: the available cores)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on an existing Dask cluster, e.g. tcp://host:8786",
+    )
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="change a model key")
+    p.add_argument(
+        "--keep-runs", action="store_true", help="also keep each run's result directory"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="discard a previous sweep in DIR and start afresh"
+    )
+    _add_output_options(p)
+    p.set_defaults(func=_cmd_sweep)
     return parser
 
 

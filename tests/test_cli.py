@@ -207,7 +207,7 @@ def small_model(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["run"], ["demo"], ["models"], ["show"], ["snapshot"], ["check"]]
+    "command", [[], ["run"], ["demo"], ["models"], ["show"], ["snapshot"], ["check"], ["sweep"]]
 )
 def test_help_everywhere(command, capsys):
     assert cli.main([*command, "--help"]) == 0

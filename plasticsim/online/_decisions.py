@@ -17,16 +17,65 @@ logger = logging.getLogger(__name__)
 
 
 def partner_index(pre: np.ndarray, post: np.ndarray, n: int) -> np.ndarray:
-    """Index of the reverse synapse ``post -> pre`` of every synapse, or -1 if absent."""
+    """Index of the reverse synapse ``post -> pre`` of every synapse, or -1 if absent.
+
+    ``O(m log m)``: one binary search per synapse in the table sorted by ``(post, pre)``.
+    The simulator's table is kept in that order (construction sorts it, compaction keeps
+    it), and then the sort is skipped after an ``O(m)`` check.
+    """
     m = pre.size
     if m == 0:
         return np.empty(0, dtype=np.int64)
     key = post.astype(np.int64) * n + pre
-    order = np.argsort(key, kind="stable")
-    skey = key[order]
+    if np.all(key[1:] > key[:-1]):
+        partner = _partner_by_transpose(pre, post, n)
+        if partner is not None:
+            return partner
+        order, skey = None, key
+    else:
+        order = np.argsort(key, kind="stable")
+        skey = key[order]
+    del key
     reverse = pre.astype(np.int64) * n + post
-    pos = np.minimum(np.searchsorted(skey, reverse), m - 1)
-    return np.where(skey[pos] == reverse, order[pos], -1)
+    pos = np.searchsorted(skey, reverse)
+    np.minimum(pos, m - 1, out=pos)
+    found = skey[pos] == reverse
+    del reverse, skey
+    if order is not None:
+        pos = order[pos]
+    pos[~found] = -1
+    return pos
+
+
+def _partner_by_transpose(pre, post, n: int):
+    """``O(n + m)`` partners of a table sorted by ``(post, pre)`` whose pattern is
+    symmetric, or None when it is not.
+
+    The table is the CSR pattern of ``W`` (row = post) holding the synapse numbers; its
+    transpose converted to CSR (a counting sort) holds at ``[post_e, pre_e]`` the number
+    of synapse ``post_e -> pre_e``, the reverse of ``e``. When both patterns agree the
+    entries line up with the table's order.
+    """
+    import scipy.sparse as sp
+
+    m = pre.size
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(post, minlength=n), out=indptr[1:])
+    table = sp.csr_array((np.arange(m, dtype=np.int64), pre, indptr), shape=(n, n))
+    flipped = table.T.tocsr()
+    flipped.sort_indices()
+    if not (
+        np.array_equal(flipped.indptr, table.indptr)
+        and np.array_equal(flipped.indices, table.indices)
+    ):
+        return None
+    return np.asarray(flipped.data, dtype=np.int64)
+
+
+def weights_symmetric(n: int, pre, post, w) -> bool:
+    """Every synapse has a reverse partner of the same weight, bit for bit (O(m log m))."""
+    partner = partner_index(pre, post, n)
+    return bool(np.all(partner >= 0) and np.array_equal(w[partner], w))
 
 
 def table_is_symmetric(partner, weight, status) -> bool:

@@ -30,6 +30,7 @@ from ._decisions import (
     relabile_units,
     solve_k_online,
     table_is_symmetric,
+    weights_symmetric,
 )
 from .states import LABILE, PRUNED, SleepReport, WakeRecord, count_states
 
@@ -126,33 +127,48 @@ def _warn_if_stiff(net, leak: np.ndarray, w: np.ndarray, post: np.ndarray) -> No
     Rescaled weights (``w / p``) can make the pruned network faster than the original, so
     the construction-time check of ``(dt/tau) max|lambda|`` may no longer hold. Cheap
     first: Gershgorin bounds ``max|lambda|`` by ``max_i (leak_i + sum_j |w_ij|)`` in
-    ``O(n_syn)``; only when that bound exceeds the threshold are the eigenvalues computed.
+    ``O(n_syn)``; only when that bound exceeds the threshold is the spectrum examined, by
+    the checks of construction (``_checks.spectrum``: exact eigenvalues up to 2,000
+    neurons, else Gershgorin discs, else ARPACK), whose name the messages give.
     """
-    from .network import _STIFFNESS_WARN
+    from ._checks import EXACT_MAX_N, STIFFNESS_WARN, spectrum
 
     h = float(net._dt / net._tau)
     rows = np.bincount(post, weights=np.abs(w), minlength=net._n)
-    if h * float(np.max(leak + rows)) <= _STIFFNESS_WARN:
+    if h * float(np.max(leak + rows)) <= STIFFNESS_WARN:
         return
-    lam = np.linalg.eigvals(net.matrix)
-    growth = np.abs(1 + h * lam)
-    stiffness = h * float(np.max(np.abs(lam)))
-    if np.any(growth >= 1):  # the next epoch would diverge: the caller must know
+    pre = np.asarray(net._S.variables["_synaptic_pre"].get_value(), dtype=np.int64)
+    live = w != 0
+    pre, post, w = pre[live], post[live], w[live]
+    # Small networks: the exact general eigenvalues, as always; large: O(m log m) pairing.
+    symmetric = net._n > EXACT_MAX_N and weights_symmetric(net._n, pre, post, w)
+    try:
+        spec = spectrum(net._n, pre, post, w, leak, symmetric=symmetric, h=h)
+    except ValueError as exc:  # ARPACK did not converge: say so, the epoch is done
         warnings.warn(
-            f"after the decisions the Euler step is unstable: |1 + (dt/tau) lambda| == "
-            f"{float(growth.max()):.4g} >= 1 for the pruned network, so the next epoch "
-            f"diverges; rebuild it with a smaller dt (RateNetwork.from_matrix(net.matrix, "
-            f"dt=...)).",
+            f"after the decisions the Euler step could not be checked: {exc}",
             RuntimeWarning,
             stacklevel=4,
         )
-    elif stiffness > _STIFFNESS_WARN:  # accuracy only: a log line, not a warning
+        return
+    stiffness = h * spec.radius
+    if not spec.growth < 1:  # the next epoch would diverge: the caller must know
+        warnings.warn(
+            f"after the decisions the Euler step is unstable: |1 + (dt/tau) lambda| == "
+            f"{spec.growth:.4g} >= 1 for the pruned network (check: {spec.step_check}), so "
+            f"the next epoch diverges; rebuild it with a smaller dt "
+            f"(RateNetwork.from_matrix(net.sparse_matrix(), dt=...)).",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    elif stiffness > STIFFNESS_WARN:  # accuracy only: a log line, not a warning
         logger.warning(
-            "after the decisions (dt/tau) max|lambda| == %.3g > %s: rescaled synapses made "
-            "the network faster, and later traces overestimate the scores of its fastest "
-            "modes; consider a smaller dt.",
+            "after the decisions (dt/tau) max|lambda| == %.3g > %s (check: %s): rescaled "
+            "synapses made the network faster, and later traces overestimate the scores of "
+            "its fastest modes; consider a smaller dt.",
             stiffness,
-            _STIFFNESS_WARN,
+            STIFFNESS_WARN,
+            spec.step_check,
         )
 
 

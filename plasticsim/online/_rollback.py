@@ -88,7 +88,7 @@ class _Record:
         self.t_ = net._net.t_
         self.gen = copy.deepcopy(net._gen.bit_generator.state)
         self.np_random = np.random.get_state()  # noqa: NPY002 (Brian2's noise source)
-        self.abscissa = net._abscissa
+        self.abscissa = (net._abscissa, net._abscissa_check)
         self.n_reports = len(net.reports)
 
     def restore(self, net) -> None:
@@ -116,7 +116,7 @@ class _Record:
         bnet.t_ = self.t_
         net._gen.bit_generator.state = copy.deepcopy(self.gen)
         np.random.set_state(self.np_random)  # noqa: NPY002
-        net._abscissa = self.abscissa
+        net._abscissa, net._abscissa_check = self.abscissa
         del net.reports[self.n_reports :]
         # An exception inside Network.run (a second Ctrl-C, an error in a report callback)
         # skips Brian2's reset of this flag; left set, Brian2's SIGINT handler would turn
