@@ -103,13 +103,15 @@ def decision_units(pre, post, partner, symmetric: bool):
     ``pre < post`` direction.
     """
     m = pre.size
+    # Indices below m: int32 when it holds them (half the memory, the same values).
+    itype = np.int32 if m < 2**31 else np.int64
     if not symmetric:
-        reps = np.arange(m)
+        reps = np.arange(m, dtype=itype)
         return reps, reps.copy()
-    reps = np.flatnonzero(pre < post)
-    unit_of = np.empty(m, dtype=np.int64)
-    unit_of[reps] = np.arange(reps.size)
-    unit_of[partner[reps]] = np.arange(reps.size)
+    reps = np.flatnonzero(pre < post).astype(itype)
+    unit_of = np.empty(m, dtype=itype)
+    unit_of[reps] = np.arange(reps.size, dtype=itype)
+    unit_of[partner[reps]] = np.arange(reps.size, dtype=itype)
     return reps, unit_of
 
 
@@ -173,7 +175,12 @@ def decide(*, weight, status, pre, post, n, unit_scores, reps, unit_of, k, gen):
 
     candidate = candidate_unit[unit_of]
     kept = keep_unit[unit_of]
-    p = np.where(candidate, p_unit[unit_of], np.nan)
+    del keep_unit, candidate_unit
+    # In place where possible (each line the same floating-point operations as
+    # np.where(candidate, p_unit[unit_of], nan) and abs(new) - abs(old)): at scale the
+    # per-synapse temporaries are the epoch's peak memory.
+    p = p_unit[unit_of]
+    p[~candidate] = np.nan
     new_weight = weight.copy()
     new_weight[kept] = weight[kept] / p[kept]
     dropped = candidate & ~kept
@@ -181,7 +188,10 @@ def decide(*, weight, status, pre, post, n, unit_scores, reps, unit_of, k, gen):
     new_status = status.copy()
     new_status[kept] = STABLE
     new_status[dropped] = PRUNED
-    leak_change = np.bincount(post, weights=np.abs(new_weight) - np.abs(weight), minlength=n)
+    del dropped
+    change = np.abs(new_weight)
+    change -= np.abs(weight)
+    leak_change = np.bincount(post, weights=change, minlength=n)
     return new_weight, new_status, p, kept, candidate, leak_change
 
 

@@ -51,6 +51,13 @@ _SYNAPSE_VARIABLES = ("w", "sgn", "status", "trace")
 MATRIX_MAX_N = 10_000
 
 
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (no copy)."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 def _codeobj_class(target: str):
     if target == "numpy":
         from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
@@ -634,21 +641,32 @@ class RateNetwork:
         """The Brian2 ``Network`` (one for the life of the object)."""
         return self._net
 
-    def _table(self):
+    def _table(self, *, weights=None):
+        """``pre, post, w, sgn, status`` of the synapses, without copying what is not changed.
+
+        ``pre``, ``post`` (Brian2's int32) and ``sgn`` are read-only views of the Brian2
+        arrays (nothing writes them: a compaction builds a new ``Synapses``, whose arrays
+        are new ones); ``w`` and ``status`` are copies (an epoch changes them), ``w`` the
+        given ``weights`` instead when a copy already exists (the epoch's rollback record).
+        """
         S = self._S
         if len(S) == 0:
             e = np.empty(0)
-            return (e.astype(np.int64), e.astype(np.int64), e, e, e.astype(np.int32))
-        pre = np.asarray(S.variables["_synaptic_pre"].get_value(), dtype=np.int64)
-        post = np.asarray(S.variables["_synaptic_post"].get_value(), dtype=np.int64)
+            return (e.astype(np.int32), e.astype(np.int32), e, e, e.astype(np.int32))
         get = S.variables
         return (
-            pre,
-            post,
-            get["w"].get_value().copy(),
-            get["sgn"].get_value().copy(),
+            _readonly(get["_synaptic_pre"].get_value()),
+            _readonly(get["_synaptic_post"].get_value()),
+            get["w"].get_value().copy() if weights is None else weights,
+            _readonly(get["sgn"].get_value()),
             get["status"].get_value().copy(),
         )
+
+    def _status(self) -> np.ndarray:
+        """Read-only view of the synapses' states (no copy)."""
+        if len(self._S) == 0:
+            return np.empty(0, dtype=np.int32)
+        return _readonly(self._S.variables["status"].get_value())
 
     def synapse_states(self) -> SynapseStates:
         """The synapse table: ``pre``, ``post``, ``weight`` and ``state`` of every synapse.
@@ -697,7 +715,7 @@ class RateNetwork:
         )
 
     def __repr__(self) -> str:
-        counts = count_states(self._table()[4])
+        counts = count_states(self._status())
         return (
             f"RateNetwork(n={self._n}, synapses={counts}, nonlinearity={self.nonlinearity!r}, "
             f"target={self._target!r}, t={self.t!s})"
@@ -977,8 +995,8 @@ class RateNetwork:
         keep = status != PRUNED
         if keep.all():
             return
-        pre = S.variables["_synaptic_pre"].get_value()[keep].astype(np.int64)
-        post = S.variables["_synaptic_post"].get_value()[keep].astype(np.int64)
+        pre = S.variables["_synaptic_pre"].get_value()[keep]  # int32, Brian2's type
+        post = S.variables["_synaptic_post"].get_value()[keep]
         values = {v: S.variables[v].get_value()[keep] for v in _SYNAPSE_VARIABLES}
         before = keep.size
         del status, keep
