@@ -80,6 +80,12 @@ def _nothing_to_decide(counts: dict, relabile: float, n_relabile: int, k, densit
     )
 
 
+def _constant(value, m: int) -> np.ndarray:
+    """A read-only length-``m`` array of ``value`` that stores one element (a report's
+    ``kept`` or ``probabilities`` of an epoch without decisions)."""
+    return np.broadcast_to(np.asarray(value), (m,))
+
+
 class _Progress:
     """Maps Brian2's per-run ``report`` calls of an epoch's runs onto the whole epoch."""
 
@@ -293,7 +299,7 @@ def sleep(
 
         leak_change = np.zeros(net._n)
         candidate = candidate_unit[unit_of]
-        kept = np.zeros(w.size, dtype=bool)
+        kept = _constant(False, w.size)
         deciding = bool(decide and k_used is not None and candidate.any())
         if deciding:  # _decide computes the probabilities itself
             probabilities = None
@@ -302,7 +308,7 @@ def sleep(
                 candidate, np.minimum(1.0, k_used * unit_scores[unit_of]), np.nan
             )
         else:
-            probabilities = np.full(w.size, np.nan)
+            probabilities = _constant(np.nan, w.size)
         if deciding:
             new_w, new_status, probabilities, kept, candidate, leak_change = _decide(
                 weight=w,
@@ -315,11 +321,12 @@ def sleep(
                 unit_of=unit_of,
                 k=k_used,
                 gen=net._gen,
+                # In place: the Brian2 arrays hold w and status (the rollback record has
+                # copies to restore them from).
+                out_weight=net._S.variables["w"].get_value(),
+                out_status=net._S.variables["status"].get_value(),
             )
-            del unit_scores, reps, unit_of, candidate_unit
-            net._S.variables["w"].set_value(new_w)
-            net._S.variables["status"].set_value(new_status)
-            del new_status
+            del unit_scores, reps, unit_of, candidate_unit, new_status
             leak = G.variables["leak"].get_value() + leak_change
             G.variables["leak"].set_value(leak)
             net._abscissa = None  # the network changed: the next default burn-in recomputes it

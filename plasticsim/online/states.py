@@ -40,8 +40,8 @@ PRUNED = SynapseState.PRUNED
 
 def count_states(status: np.ndarray) -> dict[str, int]:
     """Number of synapses in each state, keyed by state name."""
-    counts = np.bincount(np.asarray(status, dtype=np.int64), minlength=len(SynapseState))
-    return {s.name: int(counts[s]) for s in SynapseState}
+    status = np.asarray(status)  # counted without an int64 copy of a large table
+    return {s.name: int(np.count_nonzero(status == s)) for s in SynapseState}
 
 
 class SynapseStates(NamedTuple):
