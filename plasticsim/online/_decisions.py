@@ -197,14 +197,16 @@ def decide(
     non-candidates), the kept and candidate masks and each neuron's leak change
     ``sum_j (|w'_ij| - |w_ij|)`` (so ``A'_ii = A_ii + sum_j (|A_ij| - |A'_ij|)``).
     One uniform is drawn per candidate unit, in unit order. ``out_weight`` and
-    ``out_status``, arrays equal to ``weight`` and ``status`` (e.g. the simulator's own),
-    receive the new values in place instead of copies (returned as the new arrays).
+    ``out_status``, arrays equal to ``weight`` and ``status`` (e.g. the simulator's own;
+    ``out_status`` may be ``status`` itself), receive the new values in place instead of
+    copies (returned as the new arrays).
     """
     candidate_unit = status[reps] == LABILE
     p_unit = np.minimum(1.0, k * unit_scores)
     u = gen.random(int(np.count_nonzero(candidate_unit)))
     keep_unit = np.zeros(reps.size, dtype=bool)
     keep_unit[candidate_unit] = u < p_unit[candidate_unit]
+    del u
 
     candidate = candidate_unit[unit_of]
     kept = keep_unit[unit_of]

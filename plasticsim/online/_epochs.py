@@ -229,7 +229,8 @@ def sleep(
     # weights before the decisions are the record's copy; temporaries are dropped as soon
     # as they are used (see RateNetwork.from_matrix, Notes, for the measured peak).
     with _rollback.epoch(net) as record:
-        pre, post, w, sgn, status = net._table(weights=record.weights)
+        # status is the Brian2 array itself (the record restores it on any exception).
+        pre, post, w, sgn, status = net._table(weights=record.weights, live_status=True)
         partner = partner_index(pre, post, net._n)
         table_sym = table_is_symmetric(partner, w, status)
         if symmetric == "auto":
@@ -251,8 +252,6 @@ def sleep(
             status[flip] = int(LABILE)
         if decide and not np.any(status == LABILE):  # before simulating anything
             raise ValueError(_nothing_to_decide(counts_before, relabile, n_relabile, k, density))
-        if n_relabile:
-            net._S.variables["status"].set_value(status)
 
         seed = int(net._gen.integers(0, 2**32))
         ns = net._namespace()
@@ -324,7 +323,7 @@ def sleep(
                 # In place: the Brian2 arrays hold w and status (the rollback record has
                 # copies to restore them from).
                 out_weight=net._S.variables["w"].get_value(),
-                out_status=net._S.variables["status"].get_value(),
+                out_status=status,
             )
             del unit_scores, reps, unit_of, candidate_unit, new_status
             leak = G.variables["leak"].get_value() + leak_change

@@ -641,13 +641,15 @@ class RateNetwork:
         """The Brian2 ``Network`` (one for the life of the object)."""
         return self._net
 
-    def _table(self, *, weights=None):
+    def _table(self, *, weights=None, live_status=False):
         """``pre, post, w, sgn, status`` of the synapses, without copying what is not changed.
 
         ``pre``, ``post`` (Brian2's int32) and ``sgn`` are read-only views of the Brian2
         arrays (nothing writes them: a compaction builds a new ``Synapses``, whose arrays
         are new ones); ``w`` and ``status`` are copies (an epoch changes them), ``w`` the
-        given ``weights`` instead when a copy already exists (the epoch's rollback record).
+        given ``weights`` instead when a copy already exists (the epoch's rollback record),
+        ``status`` Brian2's own array with ``live_status=True`` (writes change the network;
+        a sleep's rollback record restores it).
         """
         S = self._S
         if len(S) == 0:
@@ -659,7 +661,7 @@ class RateNetwork:
             _readonly(get["_synaptic_post"].get_value()),
             get["w"].get_value().copy() if weights is None else weights,
             _readonly(get["sgn"].get_value()),
-            get["status"].get_value().copy(),
+            get["status"].get_value() if live_status else get["status"].get_value().copy(),
         )
 
     def _status(self) -> np.ndarray:
