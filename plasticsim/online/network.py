@@ -269,14 +269,25 @@ class RateNetwork:
         *Cost.* Building is ``O(n + m)`` for ``m`` synapses beyond those checks (and
         ``O(m log m)`` to sort synapse lists); a step costs ``O(n + m)``.
 
-        *Memory*, measured with ``tracemalloc`` at 100,000 neurons and 1,000,000
-        synapses (numpy target): a built network holds ~42 bytes per synapse (Brian2's
-        ``_synaptic_pre``/``_synaptic_post`` int32, ``w``, ``sgn``, ``trace`` float64,
-        ``status`` int32: 36 bytes, plus the neurons); building peaks at ~126 bytes per
-        synapse (the input's sparse copy, symmetrised and sorted); a sleep epoch peaks at
-        ~210 bytes per synapse in all (the epoch's copy of the table, pairing and
-        decisions, and the numpy target's per-step temporaries); compaction adds only
-        the survivors' copy (~5 bytes per original synapse at density 0.1).
+        *Memory*, bytes per synapse measured with ``tracemalloc`` at 10,000 neurons and
+        1,000,000 synapses (cython target; the neurons' share is negligible):
+
+        - a built network: 37 (Brian2's ``_synaptic_pre``/``_synaptic_post`` int32,
+          ``w``, ``sgn``, ``trace`` float64, ``status`` int32: 36);
+        - building: peak 93 above the start, of it 12 the caller's sparse ``A`` (its
+          symmetrised copies; int32 indices from the start);
+        - a sleep epoch: peak 46 above the network without decisions, 60 with (the
+          rollback record, 17: ``w`` and ``trace`` float64, ``status`` int8; the scores;
+          int32 pairing and units; the decisions' temporaries: they are written in place
+          into Brian2's arrays, which the record restores if the epoch fails);
+        - each :class:`SleepReport` kept in ``net.reports``: 17 without decisions
+          (``weights``, ``scores``, ``candidate``; ``pre``/``post`` are read-only views of
+          Brian2's indices, ``kept``/``probabilities`` constant arrays), 26 with;
+        - compaction: the survivors' copy only (< 5 at density 0.1), the old
+          ``Synapses`` is kept until the epoch ends (the record's).
+
+        So a 10-million-synapse network sleeps in ~1 GB plus ~0.2 GB per report kept:
+        ``net.reports.clear()`` releases them.
 
         Examples
         --------
