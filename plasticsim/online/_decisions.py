@@ -15,6 +15,8 @@ from .states import LABILE, PRUNED, STABLE
 
 logger = logging.getLogger(__name__)
 
+_CHUNK = 1 << 20  # elements per block of the in-place element-wise steps
+
 
 def partner_index(pre: np.ndarray, post: np.ndarray, n: int) -> np.ndarray:
     """Index of the reverse synapse ``post -> pre`` of every synapse, or -1 if absent.
@@ -26,16 +28,16 @@ def partner_index(pre: np.ndarray, post: np.ndarray, n: int) -> np.ndarray:
     m = pre.size
     if m == 0:
         return np.empty(0, dtype=np.int64)
-    key = post.astype(np.int64) * n + pre
-    if np.all(key[1:] > key[:-1]):
+    if _sorted_by_post_pre(pre, post):
         partner = _partner_by_transpose(pre, post, n)
         if partner is not None:
             return partner
-        order, skey = None, key
+        order, skey = None, post.astype(np.int64) * n + pre
     else:
+        key = post.astype(np.int64) * n + pre
         order = np.argsort(key, kind="stable")
         skey = key[order]
-    del key
+        del key
     reverse = pre.astype(np.int64) * n + post
     pos = np.searchsorted(skey, reverse)
     np.minimum(pos, m - 1, out=pos)
@@ -45,6 +47,18 @@ def partner_index(pre: np.ndarray, post: np.ndarray, n: int) -> np.ndarray:
         pos = order[pos]
     pos[~found] = -1
     return pos
+
+
+def _sorted_by_post_pre(pre, post) -> bool:
+    """Strictly increasing ``(post, pre)`` pairs, checked in blocks (no int64 key)."""
+    m = pre.size
+    for i in range(0, m - 1, _CHUNK):
+        j = min(m, i + _CHUNK + 1)
+        a_post, b_post = post[i : j - 1], post[i + 1 : j]
+        up = (b_post > a_post) | ((b_post == a_post) & (pre[i + 1 : j] > pre[i : j - 1]))
+        if not up.all():
+            return False
+    return True
 
 
 def _partner_by_transpose(pre, post, n: int):
@@ -59,17 +73,20 @@ def _partner_by_transpose(pre, post, n: int):
     import scipy.sparse as sp
 
     m = pre.size
-    indptr = np.zeros(n + 1, dtype=np.int64)
+    # int32 throughout when it holds the synapse numbers (half the memory; scipy would
+    # otherwise copy int32 indices up to the index type of an int64 indptr).
+    itype = np.int32 if max(m, n) < 2**31 else np.int64
+    indptr = np.zeros(n + 1, dtype=itype)
     np.cumsum(np.bincount(post, minlength=n), out=indptr[1:])
-    table = sp.csr_array((np.arange(m, dtype=np.int64), pre, indptr), shape=(n, n))
+    table = sp.csr_array(
+        (np.arange(m, dtype=itype), np.asarray(pre, dtype=itype), indptr), shape=(n, n)
+    )
     flipped = table.T.tocsr()
+    del table
     flipped.sort_indices()
-    if not (
-        np.array_equal(flipped.indptr, table.indptr)
-        and np.array_equal(flipped.indices, table.indices)
-    ):
+    if not (np.array_equal(flipped.indptr, indptr) and np.array_equal(flipped.indices, pre)):
         return None
-    return np.asarray(flipped.data, dtype=np.int64)
+    return flipped.data
 
 
 def weights_symmetric(n: int, pre, post, w) -> bool:
@@ -103,13 +120,15 @@ def decision_units(pre, post, partner, symmetric: bool):
     ``pre < post`` direction.
     """
     m = pre.size
+    # Indices below m: int32 when it holds them (half the memory, the same values).
+    itype = np.int32 if m < 2**31 else np.int64
     if not symmetric:
-        reps = np.arange(m)
+        reps = np.arange(m, dtype=itype)
         return reps, reps.copy()
-    reps = np.flatnonzero(pre < post)
-    unit_of = np.empty(m, dtype=np.int64)
-    unit_of[reps] = np.arange(reps.size)
-    unit_of[partner[reps]] = np.arange(reps.size)
+    reps = np.flatnonzero(pre < post).astype(itype)
+    unit_of = np.empty(m, dtype=itype)
+    unit_of[reps] = np.arange(reps.size, dtype=itype)
+    unit_of[partner[reps]] = np.arange(reps.size, dtype=itype)
     return reps, unit_of
 
 
@@ -157,31 +176,60 @@ def solve_k_online(unit_scores: np.ndarray, density: float) -> float:
     return solve_k(positive, target)
 
 
-def decide(*, weight, status, pre, post, n, unit_scores, reps, unit_of, k, gen):
+def decide(
+    *,
+    weight,
+    status,
+    pre,
+    post,
+    n,
+    unit_scores,
+    reps,
+    unit_of,
+    k,
+    gen,
+    out_weight=None,
+    out_status=None,
+):
     """Apply ``p = min(1, k s)`` to every LABILE unit.
 
     Returns the new weights and states, the per-synapse probabilities (NaN for
     non-candidates), the kept and candidate masks and each neuron's leak change
     ``sum_j (|w'_ij| - |w_ij|)`` (so ``A'_ii = A_ii + sum_j (|A_ij| - |A'_ij|)``).
-    One uniform is drawn per candidate unit, in unit order.
+    One uniform is drawn per candidate unit, in unit order. ``out_weight`` and
+    ``out_status``, arrays equal to ``weight`` and ``status`` (e.g. the simulator's own;
+    ``out_status`` may be ``status`` itself), receive the new values in place instead of
+    copies (returned as the new arrays).
     """
     candidate_unit = status[reps] == LABILE
     p_unit = np.minimum(1.0, k * unit_scores)
     u = gen.random(int(np.count_nonzero(candidate_unit)))
     keep_unit = np.zeros(reps.size, dtype=bool)
     keep_unit[candidate_unit] = u < p_unit[candidate_unit]
+    del u
 
     candidate = candidate_unit[unit_of]
     kept = keep_unit[unit_of]
-    p = np.where(candidate, p_unit[unit_of], np.nan)
-    new_weight = weight.copy()
-    new_weight[kept] = weight[kept] / p[kept]
+    del keep_unit, candidate_unit
+    # At scale the per-synapse temporaries are the epoch's peak memory: in place where
+    # possible, each step the same floating-point operations as the plain expressions
+    # (p[kept] below is p_unit[unit_of[kept]]; the leak change is abs(new) - abs(old)),
+    # and the per-synapse p is made only once the leak change is done.
+    new_weight = weight.copy() if out_weight is None else out_weight
+    new_weight[kept] = weight[kept] / p_unit[unit_of[kept]]
     dropped = candidate & ~kept
     new_weight[dropped] = 0.0
-    new_status = status.copy()
+    new_status = status.copy() if out_status is None else out_status
     new_status[kept] = STABLE
     new_status[dropped] = PRUNED
-    leak_change = np.bincount(post, weights=np.abs(new_weight) - np.abs(weight), minlength=n)
+    del dropped
+    change = np.abs(new_weight)
+    for i in range(0, change.size, _CHUNK):  # abs(new) - abs(old) without a second temporary
+        change[i : i + _CHUNK] -= np.abs(weight[i : i + _CHUNK])
+    leak_change = np.bincount(post, weights=change, minlength=n)
+    del change
+    p = p_unit[unit_of]  # == np.where(candidate, p_unit[unit_of], nan)
+    p[~candidate] = np.nan
     return new_weight, new_status, p, kept, candidate, leak_change
 
 

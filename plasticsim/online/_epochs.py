@@ -80,6 +80,12 @@ def _nothing_to_decide(counts: dict, relabile: float, n_relabile: int, k, densit
     )
 
 
+def _constant(value, m: int) -> np.ndarray:
+    """A read-only length-``m`` array of ``value`` that stores one element (a report's
+    ``kept`` or ``probabilities`` of an epoch without decisions)."""
+    return np.broadcast_to(np.asarray(value), (m,))
+
+
 class _Progress:
     """Maps Brian2's per-run ``report`` calls of an epoch's runs onto the whole epoch."""
 
@@ -219,8 +225,12 @@ def sleep(
 
     # All or nothing (_rollback.epoch): whatever is raised before the report is appended
     # (a Ctrl-C that stopped a run, an error) leaves the network as it was before the call.
-    with _rollback.epoch(net):
-        pre, post, w, sgn, status = net._table()
+    # Memory (per synapse): pre/post/sgn are read-only views of Brian2's arrays and the
+    # weights before the decisions are the record's copy; temporaries are dropped as soon
+    # as they are used (see RateNetwork.from_matrix, Notes, for the measured peak).
+    with _rollback.epoch(net) as record:
+        # status is the Brian2 array itself (the record restores it on any exception).
+        pre, post, w, sgn, status = net._table(weights=record.weights, live_status=True)
         partner = partner_index(pre, post, net._n)
         table_sym = table_is_symmetric(partner, w, status)
         if symmetric == "auto":
@@ -242,8 +252,6 @@ def sleep(
             status[flip] = int(LABILE)
         if decide and not np.any(status == LABILE):  # before simulating anything
             raise ValueError(_nothing_to_decide(counts_before, relabile, n_relabile, k, density))
-        if n_relabile:
-            net._S.variables["status"].set_value(status)
 
         seed = int(net._gen.integers(0, 2**32))
         ns = net._namespace()
@@ -266,7 +274,8 @@ def sleep(
         n_samples = int(net._trace_clock.variables["timestep"].get_value()[0]) - i0
         measured = n_samples * step
 
-        trace = net._S.variables["trace"].get_value().copy() if len(net._S) else np.empty(0)
+        # A view: nothing writes the trace before the epoch ends.
+        trace = net._S.variables["trace"].get_value() if len(net._S) else np.empty(0)
         scores = estimate_scores(
             trace,
             w,
@@ -277,9 +286,11 @@ def sleep(
             sums=G.variables["rsum"].get_value().copy() if net._center else None,
             n_samples=n_samples,
         )
+        del trace
         unit_scores = scores[reps]
         if sym:
             unit_scores = 0.5 * (unit_scores + scores[partner[reps]])
+        del partner
         candidate_unit = status[reps] == LABILE
         k_used = k
         if k_used is None and density is not None and candidate_unit.any():
@@ -287,14 +298,17 @@ def sleep(
 
         leak_change = np.zeros(net._n)
         candidate = candidate_unit[unit_of]
-        kept = np.zeros(w.size, dtype=bool)
-        if k_used is not None:
+        kept = _constant(False, w.size)
+        deciding = bool(decide and k_used is not None and candidate.any())
+        if deciding:  # _decide computes the probabilities itself
+            probabilities = None
+        elif k_used is not None:
             probabilities = np.where(
                 candidate, np.minimum(1.0, k_used * unit_scores[unit_of]), np.nan
             )
         else:
-            probabilities = np.full(w.size, np.nan)
-        if decide and k_used is not None and candidate.any():
+            probabilities = _constant(np.nan, w.size)
+        if deciding:
             new_w, new_status, probabilities, kept, candidate, leak_change = _decide(
                 weight=w,
                 status=status,
@@ -306,9 +320,12 @@ def sleep(
                 unit_of=unit_of,
                 k=k_used,
                 gen=net._gen,
+                # In place: the Brian2 arrays hold w and status (the rollback record has
+                # copies to restore them from).
+                out_weight=net._S.variables["w"].get_value(),
+                out_status=status,
             )
-            net._S.variables["w"].set_value(new_w)
-            net._S.variables["status"].set_value(new_status)
+            del unit_scores, reps, unit_of, candidate_unit, new_status
             leak = G.variables["leak"].get_value() + leak_change
             G.variables["leak"].set_value(leak)
             net._abscissa = None  # the network changed: the next default burn-in recomputes it
@@ -322,16 +339,17 @@ def sleep(
                     stacklevel=3,
                 )
             _warn_if_stiff(net, leak, new_w, post)
-            if compact and np.any(new_status == PRUNED):
+            del new_w
+            if compact and np.any(net._status() == PRUNED):
                 net._compact()
-        counts_after = count_states(net._table()[4])
+        counts_after = count_states(net._status())
         rep = SleepReport(
             seed=seed,
             duration=(burn + measured) * second,
             burn_in=burn * second,
             measured=measured * second,
             n_samples=n_samples,
-            decided=bool(decide and k_used is not None and candidate.any()),
+            decided=deciding,
             symmetric=sym,
             k=None if k_used is None else float(k_used),
             density=density,

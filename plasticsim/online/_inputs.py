@@ -37,8 +37,8 @@ class Connectivity(NamedTuple):
     """The canonical synapse table: ``A = -diag(leak) + W``, ``W[post, pre] = w``."""
 
     n: int
-    pre: np.ndarray  # int64, sorted by (post, pre)
-    post: np.ndarray  # int64
+    pre: np.ndarray  # int32 (Brian2's index type; int64 from 2**31 neurons), sorted by (post, pre)
+    post: np.ndarray  # same type
     w: np.ndarray  # float64, non-zero
     leak: np.ndarray  # float64 of shape (n,), > 0
     symmetric: bool  # W symmetric to the bit (made so when within SYMMETRY_RTOL)
@@ -51,6 +51,11 @@ def _diagonal_error(diag: np.ndarray, name: str) -> None:
             f"{name}[{i}, {i}] == {float(diag[i])!r}: the diagonal holds minus each neuron's "
             f"leak and every {name}[i, i] must be < 0."
         )
+
+
+def _index_type(n: int):
+    """Brian2's synapse index type, int32, when it holds ``n`` neurons."""
+    return np.int32 if n < 2**31 else np.int64
 
 
 def from_dense(A, name: str = "A") -> Connectivity:
@@ -69,7 +74,8 @@ def from_dense(A, name: str = "A") -> Connectivity:
     np.fill_diagonal(mask, False)
     post, pre = np.nonzero(mask)  # row-major: sorted by post, then pre
     w = A[post, pre]
-    return Connectivity(n, pre.astype(np.int64), post.astype(np.int64), w, -diag, symmetric)
+    itype = _index_type(n)
+    return Connectivity(n, pre.astype(itype), post.astype(itype), w, -diag, symmetric)
 
 
 def from_sparse(A, name: str = "A") -> Connectivity:
@@ -113,10 +119,13 @@ def from_sparse(A, name: str = "A") -> Connectivity:
         A = (A + A.T) * 0.5  # the dense path's 0.5 * (A + A.T), entry for entry
     A.eliminate_zeros()
     A.sort_indices()
-    post = np.repeat(np.arange(n, dtype=np.int64), np.diff(A.indptr))
-    pre = A.indices.astype(np.int64)
-    off = pre != post
-    return Connectivity(n, pre[off], post[off], A.data[off].copy(), -diag, symmetric)
+    # Brian2's int32 indices from the start: no int64 copies of the table while building.
+    itype = _index_type(n)
+    post = np.repeat(np.arange(n, dtype=itype), np.diff(A.indptr))
+    off = A.indices != post
+    post = post[off]
+    pre = A.indices[off].astype(itype, copy=False)
+    return Connectivity(n, pre, post, A.data[off], -diag, symmetric)
 
 
 def _index_array(name: str, value, n: int) -> np.ndarray:

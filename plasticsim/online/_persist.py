@@ -82,8 +82,8 @@ def save(net, path) -> None:
     }
     arrays = {
         "metadata": np.array(json.dumps(meta, allow_nan=False)),
-        "pre": pre,
-        "post": post,
+        "pre": pre.astype(np.int64),  # the file's type (the simulator holds int32)
+        "post": post.astype(np.int64),
         "w": w,
         "sgn": sgn,
         "status": status.astype(np.int8),

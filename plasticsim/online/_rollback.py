@@ -23,8 +23,9 @@ truncated measurement and apply its decisions. Here:
   a second Ctrl-C during it cannot leave the network half restored; the deferred signal
   is delivered once the network is whole again.
 
-Cost of the record: one copy of ``w``, ``status`` and ``trace`` (``O(m)``) and of the
-neuron variables (``O(n)``) per epoch, next to the epoch's own ``O(m)`` reads.
+Cost of the record: one copy of ``w`` and ``trace`` (float64) and of ``status`` (int8),
+17 bytes per synapse, and of the neuron variables (``O(n)``) per epoch; a sleep reads
+its weights before the decisions from this copy instead of making another.
 """
 
 from __future__ import annotations
@@ -72,8 +73,16 @@ class _Record:
     def __init__(self, net, *, synapses: bool):
         self.objects = set(net._net.objects)
         self.S = net._S
+        # status as int8 (values 0..2; restored into Brian2's int32 unchanged).
         self.synapses = (
-            {v: net._S.variables[v].get_value().copy() for v in _SYNAPSE_STATE}
+            {
+                v: (
+                    net._S.variables[v].get_value().astype(np.int8)
+                    if v == "status"
+                    else net._S.variables[v].get_value().copy()
+                )
+                for v in _SYNAPSE_STATE
+            }
             if synapses and len(net._S)
             else None
         )
@@ -86,6 +95,7 @@ class _Record:
             for c in (net._clock, net._trace_clock)
         ]
         self.t_ = net._net.t_
+        self.weights = None if self.synapses is None else self.synapses["w"]
         self.gen = copy.deepcopy(net._gen.bit_generator.state)
         self.np_random = np.random.get_state()  # noqa: NPY002 (Brian2's noise source)
         self.abscissa = (net._abscissa, net._abscissa_check)
@@ -165,11 +175,13 @@ def epoch(net, *, synapses: bool = True):
     """Run an epoch all or nothing: on any exception restore the network, then re-raise.
 
     ``synapses=False`` (a wake) does not copy the synapse variables, which it never
-    changes (the ``Synapses`` object itself is still restored).
+    changes (the ``Synapses`` object itself is still restored). Yields the record: its
+    copy of ``w`` (``record.weights``, never written) serves the epoch as the weights
+    before its decisions, so that they are not copied twice.
     """
     record = _Record(net, synapses=synapses)
     try:
-        yield
+        yield record
     except BaseException:
         pending = _restore(record, net)
         # Signals that arrived during the restore are delivered now that the network is

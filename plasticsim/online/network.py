@@ -51,6 +51,13 @@ _SYNAPSE_VARIABLES = ("w", "sgn", "status", "trace")
 MATRIX_MAX_N = 10_000
 
 
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (no copy)."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 def _codeobj_class(target: str):
     if target == "numpy":
         from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
@@ -262,14 +269,25 @@ class RateNetwork:
         *Cost.* Building is ``O(n + m)`` for ``m`` synapses beyond those checks (and
         ``O(m log m)`` to sort synapse lists); a step costs ``O(n + m)``.
 
-        *Memory*, measured with ``tracemalloc`` at 100,000 neurons and 1,000,000
-        synapses (numpy target): a built network holds ~42 bytes per synapse (Brian2's
-        ``_synaptic_pre``/``_synaptic_post`` int32, ``w``, ``sgn``, ``trace`` float64,
-        ``status`` int32: 36 bytes, plus the neurons); building peaks at ~126 bytes per
-        synapse (the input's sparse copy, symmetrised and sorted); a sleep epoch peaks at
-        ~210 bytes per synapse in all (the epoch's copy of the table, pairing and
-        decisions, and the numpy target's per-step temporaries); compaction adds only
-        the survivors' copy (~5 bytes per original synapse at density 0.1).
+        *Memory*, bytes per synapse measured with ``tracemalloc`` at 10,000 neurons and
+        1,000,000 synapses (cython target; the neurons' share is negligible):
+
+        - a built network: 37 (Brian2's ``_synaptic_pre``/``_synaptic_post`` int32,
+          ``w``, ``sgn``, ``trace`` float64, ``status`` int32: 36);
+        - building: peak 93 above the start, of it 12 the caller's sparse ``A`` (its
+          symmetrised copies; int32 indices from the start);
+        - a sleep epoch: peak 46 above the network without decisions, 60 with (the
+          rollback record, 17: ``w`` and ``trace`` float64, ``status`` int8; the scores;
+          int32 pairing and units; the decisions' temporaries: they are written in place
+          into Brian2's arrays, which the record restores if the epoch fails);
+        - each :class:`SleepReport` kept in ``net.reports``: 17 without decisions
+          (``weights``, ``scores``, ``candidate``; ``pre``/``post`` are read-only views of
+          Brian2's indices, ``kept``/``probabilities`` constant arrays), 26 with;
+        - compaction: the survivors' copy only (< 5 at density 0.1), the old
+          ``Synapses`` is kept until the epoch ends (the record's).
+
+        So a 10-million-synapse network sleeps in ~1 GB plus ~0.2 GB per report kept:
+        ``net.reports.clear()`` releases them.
 
         Examples
         --------
@@ -634,21 +652,34 @@ class RateNetwork:
         """The Brian2 ``Network`` (one for the life of the object)."""
         return self._net
 
-    def _table(self):
+    def _table(self, *, weights=None, live_status=False):
+        """``pre, post, w, sgn, status`` of the synapses, without copying what is not changed.
+
+        ``pre``, ``post`` (Brian2's int32) and ``sgn`` are read-only views of the Brian2
+        arrays (nothing writes them: a compaction builds a new ``Synapses``, whose arrays
+        are new ones); ``w`` and ``status`` are copies (an epoch changes them), ``w`` the
+        given ``weights`` instead when a copy already exists (the epoch's rollback record),
+        ``status`` Brian2's own array with ``live_status=True`` (writes change the network;
+        a sleep's rollback record restores it).
+        """
         S = self._S
         if len(S) == 0:
             e = np.empty(0)
-            return (e.astype(np.int64), e.astype(np.int64), e, e, e.astype(np.int32))
-        pre = np.asarray(S.variables["_synaptic_pre"].get_value(), dtype=np.int64)
-        post = np.asarray(S.variables["_synaptic_post"].get_value(), dtype=np.int64)
+            return (e.astype(np.int32), e.astype(np.int32), e, e, e.astype(np.int32))
         get = S.variables
         return (
-            pre,
-            post,
-            get["w"].get_value().copy(),
-            get["sgn"].get_value().copy(),
-            get["status"].get_value().copy(),
+            _readonly(get["_synaptic_pre"].get_value()),
+            _readonly(get["_synaptic_post"].get_value()),
+            get["w"].get_value().copy() if weights is None else weights,
+            _readonly(get["sgn"].get_value()),
+            get["status"].get_value() if live_status else get["status"].get_value().copy(),
         )
+
+    def _status(self) -> np.ndarray:
+        """Read-only view of the synapses' states (no copy)."""
+        if len(self._S) == 0:
+            return np.empty(0, dtype=np.int32)
+        return _readonly(self._S.variables["status"].get_value())
 
     def synapse_states(self) -> SynapseStates:
         """The synapse table: ``pre``, ``post``, ``weight`` and ``state`` of every synapse.
@@ -697,7 +728,7 @@ class RateNetwork:
         )
 
     def __repr__(self) -> str:
-        counts = count_states(self._table()[4])
+        counts = count_states(self._status())
         return (
             f"RateNetwork(n={self._n}, synapses={counts}, nonlinearity={self.nonlinearity!r}, "
             f"target={self._target!r}, t={self.t!s})"
@@ -977,8 +1008,8 @@ class RateNetwork:
         keep = status != PRUNED
         if keep.all():
             return
-        pre = S.variables["_synaptic_pre"].get_value()[keep].astype(np.int64)
-        post = S.variables["_synaptic_post"].get_value()[keep].astype(np.int64)
+        pre = S.variables["_synaptic_pre"].get_value()[keep]  # int32, Brian2's type
+        post = S.variables["_synaptic_post"].get_value()[keep]
         values = {v: S.variables[v].get_value()[keep] for v in _SYNAPSE_VARIABLES}
         before = keep.size
         del status, keep

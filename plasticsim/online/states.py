@@ -40,8 +40,8 @@ PRUNED = SynapseState.PRUNED
 
 def count_states(status: np.ndarray) -> dict[str, int]:
     """Number of synapses in each state, keyed by state name."""
-    counts = np.bincount(np.asarray(status, dtype=np.int64), minlength=len(SynapseState))
-    return {s.name: int(counts[s]) for s in SynapseState}
+    status = np.asarray(status)  # counted without an int64 copy of a large table
+    return {s.name: int(np.count_nonzero(status == s)) for s in SynapseState}
 
 
 class SynapseStates(NamedTuple):
@@ -49,8 +49,9 @@ class SynapseStates(NamedTuple):
 
     Attributes
     ----------
-    pre, post : ndarray of int64, shape (m,)
-        Presynaptic and postsynaptic neuron; the synapse is ``A[post, pre]``.
+    pre, post : ndarray of int32, shape (m,)
+        Presynaptic and postsynaptic neuron; the synapse is ``A[post, pre]``. Read-only
+        views of the simulator's index arrays (Brian2's int32), not copies.
     weight : ndarray of float64, shape (m,)
         Current weight (0 for ``PRUNED`` synapses that have not been compacted away).
     state : ndarray of int8, shape (m,)
@@ -113,7 +114,9 @@ class SleepReport:
         0).
     n_relabile : int
         STABLE synapses made LABILE again at the start of the epoch.
-    pre, post : ndarray of int64, shape (m,)
+    pre, post : ndarray of int32, shape (m,)
+        Read-only views of the simulator's index arrays of the epoch (Brian2's int32;
+        successive reports without a compaction between them share them).
     weights : ndarray of float64, shape (m,)
         Weights during the measurement (before the decisions).
     scores : ndarray of float64, shape (m,)
@@ -124,9 +127,11 @@ class SleepReport:
         Synapses that were LABILE when the epoch was decided.
     probabilities : ndarray of float64, shape (m,)
         ``min(1, k s)`` for candidates (pair average of ``s`` when symmetric), NaN
-        elsewhere or when no ``k`` was available.
+        elsewhere or when no ``k`` was available (then a read-only constant array that
+        stores a single NaN).
     kept : ndarray of bool, shape (m,)
-        Candidates that became STABLE.
+        Candidates that became STABLE (without decisions a read-only constant ``False``
+        array that stores a single element).
     leak_change : ndarray of float64, shape (n,)
         Change of each neuron's leak (the matched diagonal).
     n_neurons : int
