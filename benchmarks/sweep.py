@@ -28,6 +28,8 @@ import statistics
 import tempfile
 import time
 
+from plasticsim.experiment import NoProgress
+
 SMALL = [
     "network.params.sizes=[30, 15, 20]",
     "pruning.online=false",
@@ -43,17 +45,6 @@ TRIVIAL = [
     "evaluation.dynamics.enabled=false",
     "output.figures=false",
 ]
-
-
-class _Quiet:
-    def start(self, phase, total=None):
-        pass
-
-    def advance(self, n=1):
-        pass
-
-    def finish(self):
-        pass
 
 
 def cluster(n: int):
@@ -75,7 +66,7 @@ def timed_sweep(client, grid, seeds, overrides) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         plasticsim.sweep("clustered", grid, seeds=seeds, out=f"{tmp}/s", scheduler=client,
-                         overrides=overrides, progress=_Quiet())  # fmt: skip
+                         overrides=overrides, progress=NoProgress())  # fmt: skip
         elapsed = time.perf_counter() - t0
         with open(f"{tmp}/s/sweep.json") as fh:
             runs = json.load(fh)["runs"]
@@ -146,7 +137,7 @@ def main() -> None:
         t0 = time.perf_counter()
         for m in models:
             for seed in range(10):
-                run_model(m, rng=seed, progress=_Quiet())
+                run_model(m, rng=seed, progress=NoProgress())
         looped.append(time.perf_counter() - t0)
     ts, tl = statistics.median(swept), statistics.median(looped)
     print(f"{runs} trivial runs: sweep on 1 worker {ts:.2f} s, in-process loop {tl:.2f} s")

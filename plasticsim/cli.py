@@ -151,17 +151,6 @@ class _BarAwareHandler(logging.StreamHandler):
             self.bar.redraw()
 
 
-class _Quiet:
-    def start(self, phase, total=None):
-        pass
-
-    def advance(self, n=1):
-        pass
-
-    def finish(self):
-        pass
-
-
 @contextlib.contextmanager
 def _output(quiet: bool, verbose: bool = False):
     """Route the library's log lines to stderr and choose the progress reporter.
@@ -169,13 +158,13 @@ def _output(quiet: bool, verbose: bool = False):
     Yields the reporter; the ``plasticsim`` logger's state is restored afterwards (so that
     ``main`` can be called in-process, e.g. by tests).
     """
-    from .experiment import LogProgress
+    from .experiment import LogProgress, NoProgress
 
     logger = logging.getLogger("plasticsim")
     saved = (list(logger.handlers), logger.level, logger.propagate)
     bar = None
     if quiet:
-        progress = _Quiet()
+        progress = NoProgress()
     elif sys.stderr.isatty():
         progress = bar = TerminalProgress(sys.stderr)
     else:

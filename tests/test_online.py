@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.linalg as sla
-from brian2 import TimedArray, ms, prefs, second
+from brian2 import TimedArray, ms, second
 
 from plasticsim import noise_covariance, noise_prune, sparsify, synapse_scores
 from plasticsim._validation import is_symmetric
@@ -41,17 +41,8 @@ DT = 0.5 * ms  # h = dt / tau = 0.05: fast enough for numpy, exact theory below 
 H = float(DT / TAU)
 
 
-@pytest.fixture(autouse=True)
-def _brian_prefs():
-    """Brian2's numpy target, no log files, no saved scripts; restored afterwards."""
-    names = ("codegen.target", "logging.file_log", "logging.save_script")
-    old = {name: prefs[name] for name in names}
-    prefs["codegen.target"] = "numpy"
-    prefs["logging.file_log"] = False
-    prefs["logging.save_script"] = False
-    yield
-    for name, value in old.items():
-        prefs[name] = value
+# Brian2's numpy target, no log files, no saved scripts (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("brian_prefs")
 
 
 # Test networks are chosen with (dt / tau) max|lambda(A)| <= 0.25 (RateNetwork warns above):

@@ -20,7 +20,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from brian2 import Network, ms, prefs, second
+from brian2 import Network, ms, second
 
 from plasticsim.networks import clustered
 from plasticsim.online import LABILE, RateNetwork, _rollback
@@ -34,17 +34,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True)
-def _brian_prefs():
-    """Brian2's numpy target, no log files, no saved scripts; restored afterwards."""
-    names = ("codegen.target", "logging.file_log", "logging.save_script")
-    old = {name: prefs[name] for name in names}
-    prefs["codegen.target"] = "numpy"
-    prefs["logging.file_log"] = False
-    prefs["logging.save_script"] = False
-    yield
-    for name, value in old.items():
-        prefs[name] = value
+pytestmark = [pytestmark, pytest.mark.usefixtures("brian_prefs")]
 
 
 # The child: two identical networks (same rng): `net` is interrupted, `twin` never is.

@@ -12,22 +12,13 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from brian2 import ms, prefs
+from brian2 import ms
 
 from plasticsim.networks import clustered
 from plasticsim.online import RateNetwork, _decisions
 
-
-@pytest.fixture(autouse=True)
-def _brian_prefs():
-    names = ("codegen.target", "logging.file_log", "logging.save_script")
-    old = {name: prefs[name] for name in names}
-    prefs["codegen.target"] = "numpy"
-    prefs["logging.file_log"] = False
-    prefs["logging.save_script"] = False
-    yield
-    for name, value in old.items():
-        prefs[name] = value
+# Brian2's numpy target, no log files, no saved scripts (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("brian_prefs")
 
 
 def _net(n=4000, k=20.0, seed=0):

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from brian2 import ms, prefs, second
+from brian2 import ms, second
 
 from plasticsim.networks import clustered, clustered_asymmetric
 from plasticsim.online import RateNetwork, _checks
@@ -25,16 +25,8 @@ TAU = 10 * ms
 DT = 0.5 * ms  # h = 0.05
 
 
-@pytest.fixture(autouse=True)
-def _brian_prefs():
-    names = ("codegen.target", "logging.file_log", "logging.save_script")
-    old = {name: prefs[name] for name in names}
-    prefs["codegen.target"] = "numpy"
-    prefs["logging.file_log"] = False
-    prefs["logging.save_script"] = False
-    yield
-    for name, value in old.items():
-        prefs[name] = value
+# Brian2's numpy target, no log files, no saved scripts (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("brian_prefs")
 
 
 def _symmetric():

@@ -27,7 +27,7 @@ The package, one concept per module: ``_schema`` (the schema and its checks), ``
 """
 
 from ._model import Model, load_model, models_dir, resolve_model, shipped_models
-from ._progress import LogProgress
+from ._progress import LogProgress, NoProgress
 from ._results import Results, read_results
 from ._run import run_model
 from ._schema import METHODS, SCHEMA, ModelError
@@ -39,6 +39,7 @@ __all__ = [
     "Model",
     "Results",
     "LogProgress",
+    "NoProgress",
     "load_model",
     "run_model",
     "read_results",

@@ -107,14 +107,7 @@ def _build_network(model: Model, seed: int) -> tuple[np.ndarray, np.ndarray | No
     if not off.any():
         raise _fail(source, "network", "network: every off-diagonal entry is zero: no synapse.")
     diag = np.diag(A)
-    if cfg["pruning"]["diagonal"] == "matched" and np.any(diag >= 0):
-        i = int(np.argmax(diag >= 0))
-        msg = (
-            f"the network has A[{i}, {i}] == {float(diag[i])!r}: pruning.diagonal == "
-            "'matched' needs a leak on the diagonal (every A[i, i] < 0); set neurons.leak to a "
-            "number > 0."
-        )
-        raise _fail(source, "neurons.leak", msg)
+    _check_matched_leak(source, cfg, diag)
     symmetric = is_symmetric(A)
     if not _is_stable(A, symmetric):
         abscissa = spectral_abscissa(A)
@@ -145,14 +138,7 @@ def _build_sparse(model: Model, A, labels, info) -> tuple[sps.csr_array, np.ndar
     if n_syn == 0:
         raise _fail(source, "network", "network: every off-diagonal entry is zero: no synapse.")
     diag = A.diagonal()
-    if cfg["pruning"]["diagonal"] == "matched" and np.any(diag >= 0):
-        i = int(np.argmax(diag >= 0))
-        msg = (
-            f"the network has A[{i}, {i}] == {float(diag[i])!r}: pruning.diagonal == "
-            "'matched' needs a leak on the diagonal (every A[i, i] < 0); set neurons.leak to a "
-            "number > 0."
-        )
-        raise _fail(source, "neurons.leak", msg)
+    _check_matched_leak(source, cfg, diag)
     try:
         check_sparse_stable(A, "the network")
     except ValueError as exc:
@@ -219,3 +205,15 @@ def _kept_fraction(A, B) -> float:
         return float(kept.count_nonzero() / off.count_nonzero())
     orig = _synapse_mask(A)
     return float(np.count_nonzero(orig & (B != 0)) / np.count_nonzero(orig))
+
+
+def _check_matched_leak(source, cfg, diag) -> None:
+    """The matched diagonal needs a leak on every neuron (``A[i, i] < 0``)."""
+    if cfg["pruning"]["diagonal"] == "matched" and np.any(diag >= 0):
+        i = int(np.argmax(diag >= 0))
+        msg = (
+            f"the network has A[{i}, {i}] == {float(diag[i])!r}: pruning.diagonal == "
+            "'matched' needs a leak on the diagonal (every A[i, i] < 0); set neurons.leak to a "
+            "number > 0."
+        )
+        raise _fail(source, "neurons.leak", msg)

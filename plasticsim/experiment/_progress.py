@@ -67,6 +67,19 @@ class LogProgress:
         self._log.info("%s done (%.2f s)", self._phase, time.perf_counter() - self._t0)
 
 
+class NoProgress:
+    """A progress reporter that reports nothing (``--quiet``, sweep workers)."""
+
+    def start(self, phase: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
 @contextlib.contextmanager
 def _phase(progress, timings: dict, key: str, label: str, total=None) -> Iterator:
     """Report a phase to ``progress`` and add its duration to ``timings[key]``.

@@ -107,17 +107,6 @@ class WorkerSetup(WorkerPlugin):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-class _Silent:
-    def start(self, phase, total=None):
-        pass
-
-    def advance(self, n=1):
-        pass
-
-    def finish(self):
-        pass
-
-
 def run_task(spec: dict) -> dict:
     """Run one (cell, seed); return its record (``status`` ``"ok"`` or ``"failed"``).
 
@@ -125,7 +114,7 @@ def run_task(spec: dict) -> dict:
     ``seed``, ``key``, ``cell`` (index), ``settings`` and ``keep`` (a directory to save
     the run's full result to, or ``None``).
     """
-    from ..experiment import run_model
+    from ..experiment import NoProgress, run_model
 
     t0 = time.perf_counter()
     record = {
@@ -143,7 +132,7 @@ def run_task(spec: dict) -> dict:
             rng=spec["seed"],
             out=keep,
             force=keep is not None and Path(keep, "metrics.json").is_file(),
-            progress=_Silent(),
+            progress=NoProgress(),
         )
     except Exception as exc:  # the run failed: recorded, the sweep goes on
         record.update(
