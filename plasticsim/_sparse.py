@@ -166,3 +166,46 @@ def apply_sparse(
         diag = new
     idx = np.arange(n, dtype=np.int64)
     return from_list(n, np.concatenate([rows, idx]), np.concatenate([cols, idx]), np.r_[b, diag])
+
+
+def _rank_within(groups: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order by group, highest ``p`` first (ties: list order); rank of each within its group."""
+    order = np.lexsort((np.arange(p.size), -p, groups))
+    g = groups[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, g.size]))
+    return order, np.arange(g.size) - first
+
+
+def keep_minimum(
+    n: int, i: np.ndarray, j: np.ndarray, p: np.ndarray, keep: np.ndarray, sym: bool, m: int
+) -> np.ndarray:
+    """Indices of the synapses added so that no neuron keeps fewer than ``m`` synapses.
+
+    A neuron that kept fewer than ``m`` of its input synapses (row ``i``) keeps its
+    highest-probability dropped inputs until it has ``m`` (or none with ``p > 0`` is
+    left), and then the same for its output synapses (column ``j``); with ``sym`` a pair
+    is added whole, ``(i, j)`` and ``(j, i)``. Deterministic (ties by list order) and
+    ``O(m log m)`` in the number of synapses. ``keep`` is updated in place.
+    """
+    added = []
+    if m <= 0:
+        return np.zeros(0, dtype=np.int64)
+    partner = None
+    if sym:
+        key = i.astype(np.int64) * n + j
+        order = np.argsort(key, kind="stable")
+        partner = order[np.searchsorted(key, j.astype(np.int64) * n + i, sorter=order)]
+    for side in (i,) if sym else (i, j):
+        counts = np.bincount(side[keep], minlength=n)
+        short = counts < m
+        cand = np.flatnonzero(short[side] & ~keep & (p > 0))
+        if cand.size == 0:
+            continue
+        order, rank = _rank_within(side[cand], p[cand])
+        chosen = cand[order[rank < (m - counts[side[cand[order]]])]]
+        if sym:
+            chosen = np.union1d(chosen, partner[chosen])
+        keep[chosen] = True
+        added.append(chosen)
+    return np.concatenate(added) if added else np.zeros(0, dtype=np.int64)

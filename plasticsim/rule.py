@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sps
 
 from ._sparse import (
+    keep_minimum,
     SPARSE_EXACT_MAX_N,
     apply_sparse,
     check_sparse_stable,
@@ -619,6 +620,17 @@ def _sample(A: np.ndarray, P: np.ndarray, sym: bool, gen: np.random.Generator) -
     return keep
 
 
+def _keep_minimum_dense(P: np.ndarray, keep: np.ndarray, mask, sym: bool, m: int) -> int:
+    """:func:`plasticsim._sparse.keep_minimum` on a dense keep mask (updated in place)."""
+    if m == 0:
+        return 0
+    i, j = np.nonzero(mask)
+    kept = keep[i, j]
+    added = keep_minimum(P.shape[0], i, j, P[i, j], kept, sym, m)
+    keep[i[added], j[added]] = True
+    return int(np.unique(added).size)
+
+
 def _apply(A: np.ndarray, P: np.ndarray, keep: np.ndarray, diagonal: str, rescale: bool):
     B = np.zeros_like(A)
     B[keep] = A[keep] / P[keep] if rescale else A[keep]
@@ -643,7 +655,9 @@ def _apply(A: np.ndarray, P: np.ndarray, keep: np.ndarray, diagonal: str, rescal
     return B
 
 
-def sparsify(A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="auto"):
+def sparsify(
+    A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="auto", min_kept=0
+):
     """Keep each synapse with probability ``P[i, j]`` and rescale it to ``A[i, j] / P[i, j]``.
 
     Parameters
@@ -662,6 +676,12 @@ def sparsify(A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="aut
     symmetric : {"auto", True, False}, default="auto"
         Symmetric ``A`` and ``P``: each unordered pair is sampled once and both entries
         written, so the result is symmetric.
+    min_kept : int >= 0, default=0
+        Every neuron keeps at least ``min_kept`` of its input synapses and of its output
+        synapses (of those it has with ``p > 0``): after sampling, a neuron left with
+        fewer keeps its highest-probability dropped synapses (a pair whole when
+        symmetric), rescaled by ``1 / p`` like the others. ``0`` is the rule as
+        published. See Notes.
 
     Returns
     -------
@@ -674,6 +694,19 @@ def sparsify(A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="aut
     ones the dense path draws, so a sparse network and its dense twin give the same
     pruned network with the same ``rng``; larger networks draw only ``m`` uniforms.
 
+    Fragments and ``min_kept``: a neuron keeps each synapse independently, so at density
+    ``d`` a neuron with ``D`` synapses loses all of them with probability about
+    ``exp(-d D)`` — about ``n exp(-d D)`` isolated neurons, 4.5 at ``n = 1e5``,
+    ``D = 100``, ``d = 0.1``. With the matched diagonal an isolated neuron keeps only its
+    slack, an eigenvalue at exactly ``-slack`` next to the slowest mode (DESIGN.md §2b,
+    "Fragments"); without input or without output the same holds for asymmetric ``A``.
+    ``min_kept=1`` prevents this: the matched diagonal still keeps every neuron's slack,
+    so a symmetric diagonally dominant ``A`` stays so. The price is a small bias: a
+    rescued synapse is kept with probability above its ``p`` but still rescaled by
+    ``1 / p``, so ``E[A'] = A`` no longer holds exactly for the few synapses of the
+    rescued neurons (about ``n exp(-d D)`` of them). Rescue is deterministic (highest
+    ``p`` first, ties by row-major order) and costs ``O(m log m)``.
+
     Examples
     --------
     >>> import numpy as np
@@ -682,8 +715,9 @@ def sparsify(A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="aut
     array([[-1.,  0.],
            [ 0., -1.]])
     """
+    min_kept = check_integer("min_kept", min_kept, minimum=0)
     if is_sparse(A):
-        return _sparsify_sparse(A, P, rng, diagonal, rescale, symmetric)
+        return _sparsify_sparse(A, P, rng, diagonal, rescale, symmetric, min_kept)
     A = check_matrix(A, "A")
     if is_sparse(P):
         P = check_sparse_matrix(P, "P").toarray()
@@ -696,7 +730,10 @@ def sparsify(A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="aut
         raise ValueError("symmetric A needs a symmetric P: P differs from P.T.")
     _, gen = check_rng(rng, STREAM_SAMPLING)
     keep = _sample(A, P, sym, gen)
-    keep &= A != 0
+    mask = A != 0
+    np.fill_diagonal(mask, False)
+    keep &= mask
+    _keep_minimum_dense(P, keep, mask, sym, min_kept)
     return _apply(A, P, keep, diagonal, bool(rescale))
 
 
@@ -712,7 +749,7 @@ def _check_sparse_probabilities(P, n: int) -> sps.csr_array:
     return P
 
 
-def _sparsify_sparse(A, P, rng, diagonal, rescale, symmetric) -> sps.csr_array:
+def _sparsify_sparse(A, P, rng, diagonal, rescale, symmetric, min_kept) -> sps.csr_array:
     A = check_sparse_matrix(A, "A")
     n = A.shape[0]
     P = _check_sparse_probabilities(P, n)
@@ -726,6 +763,7 @@ def _sparsify_sparse(A, P, rng, diagonal, rescale, symmetric) -> sps.csr_array:
     i, j, a = synapse_list(A)
     p = values_at(P, i, j)
     keep = sample_uniforms(n, i, j, sym, gen) < p
+    keep_minimum(n, i, j, p, keep, sym, min_kept)
     return apply_sparse(A, i, j, a, p, keep, diagonal, bool(rescale))
 
 
@@ -754,6 +792,8 @@ class PruneResult:
         Synapses of the original network.
     method : {"exact", "sketch"}
         How the scores were computed.
+    rescued : int
+        Synapses kept by ``min_kept`` beyond the sample (a symmetric pair counts twice).
 
     For sparse input every matrix is a ``scipy.sparse.csr_array`` (``kept`` of bool).
     """
@@ -767,6 +807,7 @@ class PruneResult:
     seed: int
     n_synapses: int = field(default=0)
     method: str = "exact"
+    rescued: int = 0
 
     @property
     def kept_fraction(self) -> float:
@@ -787,6 +828,7 @@ def noise_prune(
     rng=None,
     method="auto",
     eps=None,
+    min_kept=0,
 ):
     """Prune a network with the noise-prune rule (offline).
 
@@ -808,6 +850,9 @@ def noise_prune(
     method : {"auto", "exact", "sketch"}, default="auto"
     eps : float, default=None
         How the scores are computed; see :func:`synapse_scores`.
+    min_kept : int >= 0, default=0
+        Every neuron keeps at least this many input and output synapses; see
+        :func:`sparsify` (0: the rule as published).
 
     Returns
     -------
@@ -831,13 +876,14 @@ def noise_prune(
         _check_leak(A, "diagonal='matched'")
     _check_density_or_k(density, k)
     _check_noise(sigma, noise_tau)
+    min_kept = check_integer("min_kept", min_kept, minimum=0)
     method = _resolve_method(A, method, C=None, noise_tau=noise_tau, eps=eps)
     if sparse_in:
         _sparse_synapses(A)
     seed, gen = check_rng(rng, STREAM_SAMPLING)  # last: bad input never advances rng
     if sparse_in or method == "sketch":
         return _noise_prune_sparse(
-            A, sparse_in, density, k, sigma, noise_tau, diagonal, seed, gen, method, eps
+            A, sparse_in, density, k, sigma, noise_tau, diagonal, seed, gen, method, eps, min_kept
         )
     sym = is_symmetric(A)
     mask = check_has_synapses(A)
@@ -847,6 +893,7 @@ def noise_prune(
     S = synapse_scores(A, C)
     P, k_used = _probabilities_from_scores(S, mask, density, k, "score")
     keep = _sample(A, P, sym, gen) & mask
+    rescued = _keep_minimum_dense(P, keep, mask, sym, min_kept)
     B = _apply(A, P, keep, diagonal, True)
     return PruneResult(
         pruned=B,
@@ -857,11 +904,12 @@ def noise_prune(
         k=k_used,
         seed=seed,
         n_synapses=int(mask.sum()),
+        rescued=rescued,
     )
 
 
 def _noise_prune_sparse(
-    A, sparse_in, density, k, sigma, noise_tau, diagonal, seed, gen, method, eps
+    A, sparse_in, density, k, sigma, noise_tau, diagonal, seed, gen, method, eps, min_kept
 ):
     As = A if sparse_in else sps.csr_array(A)
     n = As.shape[0]
@@ -883,6 +931,7 @@ def _noise_prune_sparse(
     k_used = _k_from_values(s, density, k, "score")
     p = np.minimum(1.0, k_used * s)
     keep = sample_uniforms(n, i, j, sym, gen) < p
+    rescued = np.unique(keep_minimum(n, i, j, p, keep, sym, min_kept)).size
     B = apply_sparse(As, i, j, a, p, keep, diagonal, True)
     P = from_list(n, i, j, p)
     S = from_list(n, i, j, s)
@@ -899,4 +948,5 @@ def _noise_prune_sparse(
         seed=seed,
         n_synapses=int(i.size),
         method=method,
+        rescued=int(rescued),
     )
