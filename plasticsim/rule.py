@@ -20,11 +20,11 @@ import numpy as np
 import scipy.sparse as sps
 
 from ._sparse import (
-    keep_minimum,
     SPARSE_EXACT_MAX_N,
     apply_sparse,
     check_sparse_stable,
     from_list,
+    keep_minimum,
     sample_uniforms,
     synapse_list,
     values_at,
@@ -101,6 +101,45 @@ def _sparse_synapses(A: sps.csr_array, name: str = "A"):
             f"{name} has no synapses: every off-diagonal entry is zero, nothing to prune."
         )
     return i, j, a
+
+
+def _given_scores(A, scores, i, j, C, method, eps) -> np.ndarray:
+    """The values of user-given ``scores`` at the synapses ``(i, j)`` of ``A``, checked.
+
+    ``scores`` (dense or sparse, ``A``'s shape) must be finite and ``>= 0`` and hold
+    nothing where ``A`` has no synapse; ``C``, ``method`` and ``eps`` must be left unset.
+    """
+    if C is not None:
+        raise ValueError(
+            "C and scores are both given: the scores replace the covariance; leave C unset."
+        )
+    for name, value, unset in (("method", method, "auto"), ("eps", eps, None)):
+        if not (value is unset or value == unset):
+            raise ValueError(
+                f"{name} == {value!r} with scores given: the scores replace the covariance "
+                f"and its method; leave {name} unset."
+            )
+    n = A.shape[0]
+    if is_sparse(scores):
+        S = check_sparse_matrix(scores, "scores")
+    else:
+        S = sps.csr_array(check_matrix(scores, "scores"))
+    if S.shape != (n, n):
+        raise ValueError(f"scores has shape {S.shape}, must match A's shape {(n, n)}.")
+    si, sj, sv = synapse_list(S)
+    if sv.size and not (np.all(np.isfinite(sv)) and sv.min() >= 0):
+        bad = np.flatnonzero(~(np.isfinite(sv) & (sv >= 0)))[0]
+        raise ValueError(
+            f"scores[{si[bad]}, {sj[bad]}] == {float(sv[bad])!r}; scores must be finite and >= 0."
+        )
+    stray = values_at(A if is_sparse(A) else sps.csr_array(A), si, sj) == 0
+    if np.any(stray & (sv != 0)):
+        bad = np.flatnonzero(stray & (sv != 0))[0]
+        raise ValueError(
+            f"scores[{si[bad]}, {sj[bad]}] == {float(sv[bad])!r} where A has no synapse; scores "
+            "must share A's synapses (e.g. from plasticsim.estimate_scores(A, ...))."
+        )
+    return values_at(S, i, j)
 
 
 def _resolve_method(A, method, *, C, noise_tau, eps) -> str:
@@ -358,6 +397,7 @@ def pruning_probabilities(
     method="auto",
     eps=None,
     rng=None,
+    scores=None,
 ):
     """Keep probabilities ``p_ij = min(1, k s_ij)`` of the noise-prune rule.
 
@@ -381,6 +421,10 @@ def pruning_probabilities(
         Also return the ``k`` used.
     method, eps, rng
         How the scores are computed; see :func:`synapse_scores`.
+    scores : array_like or scipy.sparse array of shape (n, n), default=None
+        Scores computed elsewhere (e.g. :func:`plasticsim.estimate_scores`, or an online
+        sleep's traces): finite, ``>= 0``, only where ``A`` has synapses. They replace
+        the covariance, so ``C``, ``method`` and ``eps`` must be left unset.
 
     Returns
     -------
@@ -411,6 +455,18 @@ def pruning_probabilities(
     _check_noise(sigma, noise_tau)
     if not isinstance(return_k, bool | np.bool_):
         raise TypeError(f"return_k must be True or False, got {return_k!r}.")
+    if scores is not None:
+        if not sparse_in:
+            i, j = np.nonzero(mask)
+        s = _given_scores(A, scores, i, j, C, method, eps)
+        if sparse_in:
+            k_used = _k_from_values(s, density, k, "score")
+            P = from_list(A.shape[0], i, j, np.minimum(1.0, k_used * s))
+        else:
+            S = np.zeros(A.shape)
+            S[i, j] = s
+            P, k_used = _probabilities_from_scores(S, mask, density, k, "score")
+        return (P, k_used) if return_k else P
     method = _resolve_method(A, method, C=C, noise_tau=noise_tau, eps=eps)
     if sparse_in or method == "sketch":
         As = A if sparse_in else sps.csr_array(A)
@@ -655,9 +711,7 @@ def _apply(A: np.ndarray, P: np.ndarray, keep: np.ndarray, diagonal: str, rescal
     return B
 
 
-def sparsify(
-    A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="auto", min_kept=0
-):
+def sparsify(A, P, *, rng=None, diagonal="matched", rescale=True, symmetric="auto", min_kept=0):
     """Keep each synapse with probability ``P[i, j]`` and rescale it to ``A[i, j] / P[i, j]``.
 
     Parameters
@@ -790,7 +844,7 @@ class PruneResult:
         repeats the result.
     n_synapses : int
         Synapses of the original network.
-    method : {"exact", "sketch"}
+    method : {"exact", "sketch", "given"}
         How the scores were computed.
     rescued : int
         Synapses kept by ``min_kept`` beyond the sample (a symmetric pair counts twice).
@@ -829,6 +883,7 @@ def noise_prune(
     method="auto",
     eps=None,
     min_kept=0,
+    scores=None,
 ):
     """Prune a network with the noise-prune rule (offline).
 
@@ -853,6 +908,11 @@ def noise_prune(
     min_kept : int >= 0, default=0
         Every neuron keeps at least this many input and output synapses; see
         :func:`sparsify` (0: the rule as published).
+    scores : array_like or scipy.sparse array of shape (n, n), default=None
+        Scores computed elsewhere (e.g. :func:`plasticsim.estimate_scores`); they replace
+        the covariance (``method`` and ``eps`` unset; the result's ``method`` is
+        ``"given"`` and its ``covariance`` is ``None``). See
+        :func:`pruning_probabilities`.
 
     Returns
     -------
@@ -877,20 +937,42 @@ def noise_prune(
     _check_density_or_k(density, k)
     _check_noise(sigma, noise_tau)
     min_kept = check_integer("min_kept", min_kept, minimum=0)
-    method = _resolve_method(A, method, C=None, noise_tau=noise_tau, eps=eps)
+    given = None
+    if scores is not None:
+        i, j, _ = _sparse_synapses(A) if sparse_in else synapse_list(sps.csr_array(A))
+        given = _given_scores(A, scores, i, j, None, method, eps)
+        method = "given"
+    else:
+        method = _resolve_method(A, method, C=None, noise_tau=noise_tau, eps=eps)
     if sparse_in:
         _sparse_synapses(A)
     seed, gen = check_rng(rng, STREAM_SAMPLING)  # last: bad input never advances rng
     if sparse_in or method == "sketch":
         return _noise_prune_sparse(
-            A, sparse_in, density, k, sigma, noise_tau, diagonal, seed, gen, method, eps, min_kept
+            A,
+            sparse_in,
+            density,
+            k,
+            sigma,
+            noise_tau,
+            diagonal,
+            seed,
+            gen,
+            method,
+            eps,
+            min_kept,
+            given,
         )
     sym = is_symmetric(A)
     mask = check_has_synapses(A)
-    C = noise_covariance(
-        A, sigma=sigma, noise_tau=noise_tau, structure="symmetric" if sym else "general"
-    )
-    S = synapse_scores(A, C)
+    if given is None:
+        C = noise_covariance(
+            A, sigma=sigma, noise_tau=noise_tau, structure="symmetric" if sym else "general"
+        )
+        S = synapse_scores(A, C)
+    else:
+        C, S = None, np.zeros(A.shape)
+        S[mask] = given
     P, k_used = _probabilities_from_scores(S, mask, density, k, "score")
     keep = _sample(A, P, sym, gen) & mask
     rescued = _keep_minimum_dense(P, keep, mask, sym, min_kept)
@@ -904,30 +986,34 @@ def noise_prune(
         k=k_used,
         seed=seed,
         n_synapses=int(mask.sum()),
+        method=method,
         rescued=rescued,
     )
 
 
 def _noise_prune_sparse(
-    A, sparse_in, density, k, sigma, noise_tau, diagonal, seed, gen, method, eps, min_kept
+    A, sparse_in, density, k, sigma, noise_tau, diagonal, seed, gen, method, eps, min_kept, given
 ):
     As = A if sparse_in else sps.csr_array(A)
     n = As.shape[0]
     sym = is_symmetric(As)
     i, j, a = _sparse_synapses(As)
-    s, C = _sparse_score_values(
-        As,
-        i,
-        j,
-        a,
-        None,
-        sigma=sigma,
-        noise_tau=noise_tau,
-        method=method,
-        eps=eps,
-        rng=seed,
-        sym=sym,
-    )
+    if given is not None:
+        s, C = given, None
+    else:
+        s, C = _sparse_score_values(
+            As,
+            i,
+            j,
+            a,
+            None,
+            sigma=sigma,
+            noise_tau=noise_tau,
+            method=method,
+            eps=eps,
+            rng=seed,
+            sym=sym,
+        )
     k_used = _k_from_values(s, density, k, "score")
     p = np.minimum(1.0, k_used * s)
     keep = sample_uniforms(n, i, j, sym, gen) < p
