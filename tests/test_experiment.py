@@ -275,11 +275,12 @@ SPARSE_NET = {
         ),
         (
             {
-                "network": SPARSE_NET,
                 "pruning": {"density": 0.2, "online": True},
-                "evaluation": {"dynamics": {"enabled": False}},
+                "online": {"start": "stationary"},
+                "neurons": {"nonlinearity": "relu"},
             },
-            r"pruning.online == true needs a dense network",
+            r"online.start == 'stationary' draws from the stationary Gaussian of a linear "
+            r"network under white noise",
         ),
         (
             {"pruning": {"density": 0.2, "method": "sketch"}},
@@ -329,6 +330,72 @@ def test_sparse_run_is_the_library_rule_on_sparse_input():
             small(network=SPARSE_NET, noise={"tau_noise": 0.5}, **sections),
             overrides=["pruning.method=sketch"],
         )
+
+
+def test_sparse_online_stage_compares_traces_with_the_rules_scores():
+    """Online on a sparse network: a sparse pruned matrix, the traces set against the rule
+    stage's scores (exact at 100 neurons), no n x n Euler covariance."""
+    import scipy.sparse as sps
+
+    from plasticsim._sparse import values_at
+
+    sections = {
+        "pruning": {"density": 0.3, "online": True},
+        "online": {"dt": 0.02, "sleep": 4.0, "burn_in": 1.0},
+        "evaluation": {"slowest": [3], "dynamics": {"enabled": False}},
+    }
+    res = run_model(small(network=SPARSE_NET, **sections), rng=4)
+    B = res.arrays["matrix_online"]
+    assert sps.issparse(B) and B.shape == (100, 100)
+    pre, post = res.arrays["online_pre"], res.arrays["online_post"]
+    ref = values_at(res.arrays["scores"], post, pre)
+    np.testing.assert_array_equal(res.arrays["online_scores_exact"], ref)
+    assert np.all(ref > 0) and np.all(np.isnan(res.arrays["online_scores_euler"]))
+    epoch = res.metrics["online"]["epochs"][0]
+    assert epoch["reference_scores"] == "exact" and epoch["start"] == "current"
+    assert epoch["trace_score_correlation"] > 0.3
+    assert abs(res.metrics["methods"]["online"]["kept_fraction"] - 0.3) < 0.05
+    assert res.metrics["methods"]["online"]["fragments"]["components"] >= 1
+
+
+def test_stationary_draws_have_the_chains_covariance():
+    """online.start = 'stationary': draws of x whose covariance is the Euler-Maruyama
+    chain's stationary covariance at online.dt (and whose mean is the bias's fixed point)."""
+    from plasticsim.covariance import euler_covariance
+    from plasticsim.experiment._online import _stationary_draw
+    from plasticsim.experiment._run import _Run
+
+    model = load_model(
+        small(neurons={"bias": 0.5}, online={"dt": 0.01, "start": "stationary"})
+    )
+    run = _Run(model, 7, experiment.NoProgress())
+    run.network()
+    A = run.A
+    X = np.array([_stationary_draw(run, A, c) for c in range(4000)])
+    mean = np.linalg.solve(-A, np.full(45, 0.5))
+    P = euler_covariance(A, h=0.01, sigma=1.0)
+    N = X.shape[0]
+    # Standard errors: the sample mean's sqrt(P_ii / N); the sample covariance's
+    # sqrt((P_ii P_jj + P_ij^2) / N) (Wishart). 5 standard errors over ~1,000 entries.
+    z_mean = (X.mean(axis=0) - mean) / np.sqrt(np.diag(P) / N)
+    d = np.diag(P)
+    z_cov = (np.cov(X.T) - P) / np.sqrt((np.outer(d, d) + P**2) / N)
+    assert np.abs(z_mean).max() < 5 and np.abs(z_cov).max() < 5
+    # Different cycles, different draws; the same cycle, the same draw.
+    np.testing.assert_array_equal(_stationary_draw(run, A, 3), X[3])
+
+
+def test_stationary_start_skips_the_burn_in():
+    """The draw is stationary: the default burn-in is 0, the whole sleep is measured."""
+    res = run_model(
+        small(
+            pruning=ONLINE["pruning"],
+            online={"dt": 0.01, "sleep": 6.0, "start": "stationary"},
+            evaluation={"dynamics": {"enabled": False}},
+        )
+    )
+    epoch = res.metrics["online"]["epochs"][0]
+    assert epoch["start"] == "stationary" and epoch["measured_tau"] == pytest.approx(6.0)
 
 
 def test_valid_names_descriptions_and_numpy_scalars_are_accepted():

@@ -74,9 +74,68 @@ def _state_counts(net, n_syn: int) -> list[int]:
     return [labile, stable, n_syn - labile - stable]
 
 
+def _stationary_draw(run: _Run, M, cycle: int) -> np.ndarray:
+    """A draw of ``x`` from the stationary distribution of the linear network ``M``.
+
+    Dense: the Euler-Maruyama chain's own stationary covariance at ``online.dt``
+    (:func:`plasticsim.covariance.euler_covariance`), so the chain starts exactly
+    stationary. Sparse (symmetric, diagonally dominant): ``(sigma^2 / 2) (-A)^{-1}`` by
+    one sparse solve (:func:`plasticsim.sketch.sample_stationary`), ``O(dt)`` from the
+    chain's. Plus the fixed point ``(-A)^{-1} b`` of a bias ``b``. Seeded by the online
+    stage's seed and the cycle.
+    """
+    cfg = run.cfg
+    sigma, bias, dt = cfg["noise"]["sigma"], cfg["neurons"]["bias"], cfg["online"]["dt"]
+    gen = np.random.default_rng([run.seeds["online"], 1 + cycle])
+    n = M.shape[0]
+    if run.sparse:
+        from ..sketch import sample_stationary, solve_sdd
+
+        x = sample_stationary(M, sigma=sigma, rng=gen)
+        if bias != 0:
+            x = x + solve_sdd(M, np.full(n, float(bias)))
+        return x
+    import scipy.linalg as sla
+
+    from ..covariance import euler_covariance
+
+    P = euler_covariance(M, h=dt, sigma=sigma)
+    x = sla.cholesky(P, lower=True) @ gen.standard_normal(n)
+    if bias != 0:
+        x = x + np.linalg.solve(-M, np.full(n, float(bias)))
+    return x
+
+
+def _reference_scores(run: _Run, M, cycle: int):
+    """Scores to compare the traces with, and how they were computed.
+
+    Dense: exact, from the covariance of ``M``. Sparse: the rule stage's scores for the
+    first cycle (exact up to 4,096 neurons, else sketched), and the same method on the
+    network as it now is for later cycles.
+    """
+    from ..rule import synapse_scores
+
+    noise, pr = run.cfg["noise"], run.cfg["pruning"]
+    if not run.sparse:
+        return synapse_scores(M, sigma=noise["sigma"], noise_tau=noise["tau_noise"]), "exact"
+    method = run.extra["scores"]["method"]
+    if cycle == 0:
+        return run.arrays["scores"], method
+    S = synapse_scores(
+        M,
+        sigma=noise["sigma"],
+        noise_tau=noise["tau_noise"],
+        method=method,
+        eps=pr["eps"],
+        rng=[run.seeds["noise"], 1 + cycle],
+    )
+    return S, method
+
+
 def _run_online(run: _Run):
     """The online sleep/wake schedule in Brian2; returns (matrix, metrics, arrays)."""
     from .._brian import brian2  # Brian2 without its exception hook (plasticsim._brian)
+    from .._sparse import values_at
     from ..covariance import euler_covariance
     from ..online import RateNetwork
     from ..rule import synapse_scores
@@ -121,8 +180,15 @@ def _run_online(run: _Run):
             "post",
         )
     }
+    stationary = on["start"] == "stationary"
+    burn_in = on["burn_in"]
+    if burn_in is None and stationary:
+        burn_in = 0.0  # the draw is already stationary
     for c in range(cycles):
-        M = net.matrix
+        M = net.sparse_matrix() if run.sparse else net.matrix
+        if stationary:
+            with run.phase("online.start", f"online: stationary start {c + 1}/{cycles}"):
+                net.neurons.x[:] = _stationary_draw(run, M, c)
         labile, stable, _ = counts[-1]
         density, k = None, pr["k"]
         if k is None:
@@ -144,7 +210,7 @@ def _run_online(run: _Run):
                     on["sleep"] * tau,
                     k=k,
                     density=density,
-                    burn_in=None if on["burn_in"] is None else on["burn_in"] * tau,
+                    burn_in=None if burn_in is None else burn_in * tau,
                     # Every synapse pruned in an earlier cycle: nothing is left to decide
                     # (sleep refuses to decide then), the cycle only measures.
                     decide=on["decide"] and labile + stable > 0,
@@ -157,12 +223,18 @@ def _run_online(run: _Run):
                 if error is exc:
                     raise
                 raise error from None
-        # The exact scores of the network as it was during the measurement.
-        exact = synapse_scores(M, sigma=noise["sigma"], noise_tau=noise["tau_noise"])
-        exact = exact[rep.post, rep.pre]
-        # What the traces estimate: the scores of the Euler-Maruyama chain at online.dt.
-        P = euler_covariance(M, h=on["dt"], sigma=noise["sigma"], noise_tau=noise["tau_noise"])
-        euler = synapse_scores(M, P)[rep.post, rep.pre]
+        # The scores of the network as it was during the measurement: exact (dense), or
+        # the rule stage's method (sparse: sketched above 4,096 neurons).
+        S_ref, reference = _reference_scores(run, M, c)
+        if run.sparse:
+            exact = values_at(S_ref, rep.post, rep.pre)
+            # The Euler-Maruyama chain's covariance is n x n: not computed.
+            euler = np.full(exact.size, np.nan)
+        else:
+            exact = S_ref[rep.post, rep.pre]
+            # What the traces estimate: the scores of the Euler-Maruyama chain at online.dt.
+            P = euler_covariance(M, h=on["dt"], sigma=noise["sigma"], noise_tau=noise["tau_noise"])
+            euler = synapse_scores(M, P)[rep.post, rep.pre]
         ok = (rep.candidate if rep.candidate.any() else np.ones(exact.size, bool)) & (exact > 0)
         corr = float(np.corrcoef(rep.scores[ok], exact[ok])[0, 1]) if ok.sum() > 1 else None
         rel = np.abs(rep.scores[ok] - exact[ok]) / exact[ok]
@@ -203,8 +275,10 @@ def _run_online(run: _Run):
                     float(np.mean(rep.scores[ok] / exact[ok])) if ok.any() else None
                 ),
                 "euler_score_ratio_mean": (
-                    float(np.mean(euler[ok] / exact[ok])) if ok.any() else None
+                    float(np.mean(euler[ok] / exact[ok])) if ok.any() and not run.sparse else None
                 ),
+                "reference_scores": reference,
+                "start": on["start"],
                 "wall_time": rep.wall_time,
             }
         )
@@ -220,4 +294,4 @@ def _run_online(run: _Run):
     }
     arrays = {name: np.concatenate(column) for name, column in columns.items()}
     arrays["online_state_counts"] = np.array(counts, dtype=np.int64)
-    return net.matrix, record, arrays
+    return (net.sparse_matrix() if run.sparse else net.matrix), record, arrays

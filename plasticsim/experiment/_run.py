@@ -171,8 +171,13 @@ class _Run:
         from ..rule import sparsify
 
         with self.phase("prune.noise", "offline noise-prune"):
+            pr = self.cfg["pruning"]
             B = sparsify(
-                self.A, self.P, rng=self.seeds["noise"], diagonal=self.cfg["pruning"]["diagonal"]
+                self.A,
+                self.P,
+                rng=self.seeds["noise"],
+                diagonal=pr["diagonal"],
+                min_kept=pr["min_kept"],
             )
         self._method("noise", B, self.P, k=self.k)
 
@@ -184,7 +189,14 @@ class _Run:
             with self.phase(f"prune.{name}", f"control: {name}"):
                 P = control_probabilities(self.A, strategy=name, density=self.density)
                 rescale = name != "magnitude"
-                B = sparsify(self.A, P, rng=self.seeds[name], diagonal=diagonal, rescale=rescale)
+                B = sparsify(
+                    self.A,
+                    P,
+                    rng=self.seeds[name],
+                    diagonal=diagonal,
+                    rescale=rescale,
+                    min_kept=self.cfg["pruning"]["min_kept"],
+                )
             self._method(name, B, P)
 
     def online(self):

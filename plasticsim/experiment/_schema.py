@@ -289,6 +289,7 @@ _PRUNING = {
         "auto",
     ),
     "eps": _F("accuracy of the sketched scores (default: plasticsim.sketch.DEFAULT_EPS)", gt=0),
+    "min_kept": _I("every neuron keeps at least this many synapses (every method)", 0, ge=0),
 }
 _ONLINE = {
     "target": _Choice("Brian2 code-generation target", ("numpy", "cython"), "numpy"),
@@ -296,7 +297,17 @@ _ONLINE = {
     "trace_dt": _F("interval between trace samples, a multiple of dt (units of tau)", gt=0),
     "cycles": _I("number of sleep (and wake) cycles", 1, ge=1),
     "sleep": _F("duration of each sleep epoch, burn-in included (units of tau)", 100.0, gt=0),
-    "burn_in": _F("unmeasured start of each sleep (units of tau; default: 5 x slowest)", ge=0),
+    "burn_in": _F(
+        "unmeasured start of each sleep (units of tau; default: 5 x slowest, 0 when "
+        "start = 'stationary')",
+        ge=0,
+    ),
+    "start": _Choice(
+        "state at each sleep's start: where the network is, or a draw from its stationary "
+        "distribution (linear, white noise)",
+        ("current", "stationary"),
+        "current",
+    ),
     "wake": _F("wake epoch after each sleep (units of tau); 0 = none", 0.0, ge=0),
     "decide": _Bool("make the decisions at the end of each sleep", True),
     "relabile": _F("probability that a stable synapse becomes labile again", 0.0, ge=0, le=1),
@@ -412,15 +423,6 @@ def _sparse_checks(cfg: dict) -> list:
                 "= true set evaluation.dynamics.enabled = false.",
             )
         )
-    if cfg["pruning"]["online"]:
-        problems.append(
-            (
-                "pruning.online",
-                "pruning.online == true needs a dense network (the online stage compares "
-                "its traces with the exact n x n covariance); with network.params.sparse = "
-                "true set pruning.online = false.",
-            )
-        )
     return problems
 
 
@@ -469,6 +471,16 @@ def _cross_checks(cfg: dict) -> list:
             )
     if on["burn_in"] is not None and on["burn_in"] >= on["sleep"]:
         add(("online.burn_in", f"online.burn_in == {on['burn_in']!r}, must be < online.sleep."))
+    if pr["online"] and on["start"] == "stationary":
+        if cfg["neurons"]["nonlinearity"] != "linear" or cfg["noise"]["tau_noise"] != 0:
+            add(
+                (
+                    "online.start",
+                    "online.start == 'stationary' draws from the stationary Gaussian of a "
+                    "linear network under white noise; it needs neurons.nonlinearity = "
+                    "'linear' and noise.tau_noise = 0.",
+                )
+            )
     if pr["online"] and on["cycles"] > 1 and on["decide"] and on["relabile"] == 0:
         add(
             (
