@@ -1,7 +1,8 @@
-"""Sleep and wake epochs of :class:`~plasticsim.online.RateNetwork` (DESIGN.md §2).
+"""Sleep and wake epochs of the online networks (DESIGN.md §2).
 
 The methods :meth:`RateNetwork.sleep` and :meth:`RateNetwork.wake` document the
-behaviour; this module holds their implementations: running the Brian2 network with the
+behaviour; this module holds their implementations (:func:`sleep` is shared by every
+network built on ``_core.SynapticNetwork``, through its hooks): running the Brian2 network with the
 right objects attached, reading the traces back and applying the decisions (the pure
 numpy part is in ``_decisions.py``).
 """
@@ -127,7 +128,9 @@ class _Progress:
         return hook
 
 
-def _warn_if_stiff(net, leak: np.ndarray, w: np.ndarray, post: np.ndarray) -> None:
+def warn_if_stiff(
+    net, leak: np.ndarray, w: np.ndarray, post: np.ndarray, *, stacklevel: int = 5
+) -> None:
     """After decisions: is dt still fine for the network as it now is?
 
     Rescaled weights (``w / p``) can make the pruned network faster than the original, so
@@ -136,6 +139,8 @@ def _warn_if_stiff(net, leak: np.ndarray, w: np.ndarray, post: np.ndarray) -> No
     ``O(n_syn)``; only when that bound exceeds the threshold is the spectrum examined, by
     the checks of construction (``_checks.spectrum``: exact eigenvalues up to 2,000
     neurons, else Gershgorin discs, else ARPACK), whose name the messages give.
+    ``stacklevel`` points the warnings at the caller of ``RateNetwork.sleep`` (called
+    from ``RateNetwork._homeostasis``).
     """
     from ._checks import EXACT_MAX_N, STIFFNESS_WARN, spectrum
 
@@ -154,7 +159,7 @@ def _warn_if_stiff(net, leak: np.ndarray, w: np.ndarray, post: np.ndarray) -> No
         warnings.warn(
             f"after the decisions the Euler step could not be checked: {exc}",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
         return
     stiffness = h * spec.radius
@@ -165,7 +170,7 @@ def _warn_if_stiff(net, leak: np.ndarray, w: np.ndarray, post: np.ndarray) -> No
             f"the next epoch diverges; rebuild it with a smaller dt "
             f"(RateNetwork.from_matrix(net.sparse_matrix(), dt=...)).",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
     elif stiffness > STIFFNESS_WARN:  # accuracy only: a log line, not a warning
         logger.warning(
@@ -192,7 +197,8 @@ def sleep(
     report,
     report_period,
 ) -> SleepReport:
-    """Implementation of :meth:`RateNetwork.sleep` (documented there)."""
+    """Implementation of :meth:`RateNetwork.sleep` (documented there), shared by every
+    ``_core.SynapticNetwork``."""
     wall0 = time.perf_counter()
     duration = _model.check_time("duration", duration)
     if burn_in is not None:
@@ -256,14 +262,11 @@ def sleep(
         seed = int(net._gen.integers(0, 2**32))
         ns = net._namespace()
         G = net._G
-        G.variables["I_ext"].set_value(np.zeros(net._n))
+        net._sleep_inputs_off()
         with net._seeded(seed):
             if burn > 0:
                 net._run(burn, ns, progress, report_period, "sleep (burn-in)")
-            if len(net._S):
-                net._S.variables["trace"].set_value(np.zeros(len(net._S)))
-            if net._center:
-                G.variables["rsum"].set_value(np.zeros(net._n))
+            net._start_measurement()
             runners = net._make_trace_runners()
             i0 = int(round(float(net._net.t) / step))
             net._net.add(*runners)
@@ -308,6 +311,7 @@ def sleep(
             )
         else:
             probabilities = _constant(np.nan, w.size)
+        new_w = None
         if deciding:
             new_w, new_status, probabilities, kept, candidate, leak_change = _decide(
                 weight=w,
@@ -326,19 +330,16 @@ def sleep(
                 out_status=status,
             )
             del unit_scores, reps, unit_of, candidate_unit, new_status
-            leak = G.variables["leak"].get_value() + leak_change
-            G.variables["leak"].set_value(leak)
-            net._abscissa = None  # the network changed: the next default burn-in recomputes it
-            if np.any(leak <= 0):
-                bad = np.flatnonzero(leak <= 0)
-                warnings.warn(
-                    f"after the decisions {bad.size} neuron(s) have a leak <= 0 (first: "
-                    f"leak[{bad[0]}] == {leak[bad[0]]:.4g}); the network may be unstable. "
-                    "The matched diagonal keeps leaks positive for diagonally dominant -A.",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-            _warn_if_stiff(net, leak, new_w, post)
+        # The neurons' homeostatic change (RateNetwork: the matched diagonal).
+        homeostasis = net._homeostasis(
+            weights_before=w,
+            weights_after=new_w,
+            pre=pre,
+            post=post,
+            leak_change=leak_change,
+            n_samples=n_samples,
+        )
+        if deciding:
             del new_w
             if compact and np.any(net._status() == PRUNED):
                 net._compact()
@@ -363,9 +364,9 @@ def sleep(
             candidate=candidate,
             probabilities=probabilities,
             kept=kept,
-            leak_change=leak_change,
             n_neurons=net._n,
             wall_time=time.perf_counter() - wall0,
+            **homeostasis,
         )
         net.reports.append(rep)
     logger.info(

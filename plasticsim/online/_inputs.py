@@ -44,7 +44,15 @@ class Connectivity(NamedTuple):
     symmetric: bool  # W symmetric to the bit (made so when within SYMMETRY_RTOL)
 
 
-def _diagonal_error(diag: np.ndarray, name: str) -> None:
+def _diagonal_error(diag: np.ndarray, name: str, diagonal: str = "leak") -> None:
+    if diagonal == "zero":
+        if np.any(diag != 0):
+            i = int(np.argmax(diag != 0))
+            raise ValueError(
+                f"{name}[{i}, {i}] == {float(diag[i])!r}: autapses (self-synapses) are not "
+                f"supported; the diagonal of {name} must be 0."
+            )
+        return
     if np.any(diag >= 0):
         i = int(np.argmax(diag >= 0))
         raise ValueError(
@@ -58,12 +66,20 @@ def _index_type(n: int):
     return np.int32 if n < 2**31 else np.int64
 
 
-def from_dense(A, name: str = "A") -> Connectivity:
-    """The table of a dense ``A`` (``check_matrix``; symmetrised as ``(A + A.T) / 2``)."""
+def _leak(diag: np.ndarray, diagonal: str) -> np.ndarray:
+    return np.zeros(diag.size) if diagonal == "zero" else -diag
+
+
+def from_dense(A, name: str = "A", *, diagonal: str = "leak") -> Connectivity:
+    """The table of a dense ``A`` (``check_matrix``; symmetrised as ``(A + A.T) / 2``).
+
+    ``diagonal="leak"``: the diagonal holds minus the leaks (each must be < 0);
+    ``"zero"``: a weight matrix without autapses (the diagonal must be 0; leaks 0).
+    """
     A = check_matrix(A, name)
     n = A.shape[0]
     diag = np.diag(A).copy()
-    _diagonal_error(diag, name)
+    _diagonal_error(diag, name, diagonal)
     # Symmetric to the exact core's tolerance (is_symmetric, relative 1e-12): make it
     # symmetric to the bit, so that the synapse table is symmetric and sleep decides each
     # pair once, as noise_prune does for the same A (changes A by round-off only).
@@ -75,10 +91,12 @@ def from_dense(A, name: str = "A") -> Connectivity:
     post, pre = np.nonzero(mask)  # row-major: sorted by post, then pre
     w = A[post, pre]
     itype = _index_type(n)
-    return Connectivity(n, pre.astype(itype), post.astype(itype), w, -diag, symmetric)
+    return Connectivity(
+        n, pre.astype(itype), post.astype(itype), w, _leak(diag, diagonal), symmetric
+    )
 
 
-def from_sparse(A, name: str = "A") -> Connectivity:
+def from_sparse(A, name: str = "A", *, diagonal: str = "leak") -> Connectivity:
     """The table of a ``scipy.sparse`` ``A``, in ``O(n + m)`` time and memory.
 
     The same rules as :func:`from_dense`, entry for entry: explicit zeros are not
@@ -110,7 +128,7 @@ def from_sparse(A, name: str = "A") -> Connectivity:
             f"{float(A.data[k])!r}; all entries must be finite."
         )
     diag = A.diagonal()
-    _diagonal_error(diag, name)
+    _diagonal_error(diag, name, diagonal)
     scale = float(np.max(np.abs(A.data))) if A.nnz else 0.0
     diff = A - A.T
     symmetric = bool(not diff.nnz or np.max(np.abs(diff.data)) <= SYMMETRY_RTOL * scale)
@@ -125,7 +143,7 @@ def from_sparse(A, name: str = "A") -> Connectivity:
     off = A.indices != post
     post = post[off]
     pre = A.indices[off].astype(itype, copy=False)
-    return Connectivity(n, pre, post, A.data[off], -diag, symmetric)
+    return Connectivity(n, pre, post, A.data[off], _leak(diag, diagonal), symmetric)
 
 
 def _index_array(name: str, value, n: int) -> np.ndarray:
@@ -145,6 +163,8 @@ def _index_array(name: str, value, n: int) -> np.ndarray:
 
 def from_synapses(n, pre, post, w, leak) -> Connectivity:
     """The table of synapse lists ``pre[k] -> post[k]`` with weight ``w[k]`` and leaks.
+
+    ``leak=None``: a weight matrix without leaks (``from_sparse(..., diagonal="zero")``).
 
     Validated (each error names the argument, the offending entry and the rule), then
     assembled into a sparse ``A = -diag(leak) + W`` and read by :func:`from_sparse`, so
@@ -181,8 +201,9 @@ def from_synapses(n, pre, post, w, leak) -> Connectivity:
             f"pre[{k}] == post[{k}] == {int(pre[k])}: self-synapses are not supported; a "
             "neuron's own decay is its leak (argument leak)."
         )
-    leak = _model.check_vector("leak", leak, n)
-    if np.any(leak <= 0):
+    diagonal = "zero" if leak is None else "leak"
+    leak = np.zeros(n) if leak is None else _model.check_vector("leak", leak, n)
+    if diagonal == "leak" and np.any(leak <= 0):
         i = int(np.argmax(leak <= 0))
         raise ValueError(f"leak[{i}] == {float(leak[i])!r}, every leak must be > 0.")
     key = post * n + pre
@@ -204,7 +225,7 @@ def from_synapses(n, pre, post, w, leak) -> Connectivity:
         ),
         shape=(n, n),
     )
-    return from_sparse(A, "A")
+    return from_sparse(A, "A", diagonal=diagonal)
 
 
 def check_options(

@@ -14,9 +14,11 @@ truncated measurement and apply its decisions. Here:
   is raised before the epoch returns, puts all of it back before re-raising. What is
   restored: the Brian2 objects of the network (the ``Synapses`` of before a compaction,
   without the trace runners, input runner or monitor), every synapse's weight, state and
-  trace, every neuron variable (``x``, ``eta``, ``r``, sums, inputs, leaks), the clocks
-  and simulated time, the decision generator, numpy's global generator (Brian2's noise
-  source), the cached spectral abscissa and ``reports``. So a repeated call does exactly
+  trace, every neuron variable an epoch may change (the network class's
+  ``_NEURON_STATE``: for a ``RateNetwork`` ``x``, ``eta``, ``r``, sums, inputs, leaks),
+  the clocks and simulated time, the decision generator, numpy's global generator
+  (Brian2's noise source), the cached values named by ``_CACHED`` (a ``RateNetwork``'s
+  spectral abscissa) and ``reports``. So a repeated call does exactly
   what the interrupted one would have done, bit for bit. Objects a user added to
   ``net.network`` themselves (e.g. a monitor) keep what they recorded.
 * The restore itself runs with SIGINT (and a Python-level SIGTERM handler) deferred, so
@@ -39,7 +41,6 @@ import numpy as np
 from brian2 import Network
 
 _SYNAPSE_STATE = ("w", "status", "trace")
-_NEURON_STATE = ("x", "eta", "r", "rsum", "I_syn", "I_ext", "leak", "bias")
 _DEFERRED_SIGNALS = tuple(
     s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s
 )
@@ -88,7 +89,7 @@ class _Record:
         )
         G = net._G
         self.neurons = {
-            v: G.variables[v].get_value().copy() for v in _NEURON_STATE if v in G.variables
+            v: G.variables[v].get_value().copy() for v in net._NEURON_STATE if v in G.variables
         }
         self.clocks = [
             (c, c.variables["timestep"].get_value().copy(), c.variables["t"].get_value().copy())
@@ -98,7 +99,7 @@ class _Record:
         self.weights = None if self.synapses is None else self.synapses["w"]
         self.gen = copy.deepcopy(net._gen.bit_generator.state)
         self.np_random = np.random.get_state()  # noqa: NPY002 (Brian2's noise source)
-        self.abscissa = (net._abscissa, net._abscissa_check)
+        self.cached = {a: getattr(net, a) for a in net._CACHED}  # e.g. the abscissa
         self.n_reports = len(net.reports)
 
     def restore(self, net) -> None:
@@ -126,7 +127,8 @@ class _Record:
         bnet.t_ = self.t_
         net._gen.bit_generator.state = copy.deepcopy(self.gen)
         np.random.set_state(self.np_random)  # noqa: NPY002
-        net._abscissa, net._abscissa_check = self.abscissa
+        for a, value in self.cached.items():
+            setattr(net, a, value)
         del net.reports[self.n_reports :]
         # An exception inside Network.run (a second Ctrl-C, an error in a report callback)
         # skips Brian2's reset of this flag; left set, Brian2's SIGINT handler would turn

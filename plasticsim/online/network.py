@@ -12,32 +12,27 @@ neuron's leak absorbs the change of its total absolute input.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-from contextlib import contextmanager
+import warnings
 
-import brian2
 import numpy as np
 from brian2 import (
     Clock,
     Network,
     NeuronGroup,
     Quantity,
-    Synapses,
     ms,
     second,
 )
-from brian2.devices.device import RuntimeDevice, get_device
 from brian2.groups.group import CodeRunner
 
 from .._validation import STREAM_ONLINE, check_rng
-from . import _checks, _epochs, _inputs, _model, _persist, _rollback
+from . import _checks, _core, _epochs, _inputs, _model, _persist
+from ._core import SynapticNetwork
 from ._decisions import weights_symmetric
 from .states import (
     LABILE,
-    PRUNED,
     SleepReport,
-    SynapseStates,
     WakeRecord,
     count_states,
 )
@@ -46,39 +41,13 @@ __all__ = ["RateNetwork"]
 
 logger = logging.getLogger(__name__)
 
-_SYNAPSE_VARIABLES = ("w", "sgn", "status", "trace")
 # ``matrix`` (dense) refuses networks larger than this: 10,000 neurons are 800 MB.
 MATRIX_MAX_N = 10_000
 
 
-def _readonly(a: np.ndarray) -> np.ndarray:
-    """A read-only view of ``a`` (no copy)."""
-    v = a.view()
-    v.flags.writeable = False
-    return v
-
-
-def _codeobj_class(target: str):
-    if target == "numpy":
-        from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
-
-        return NumpyCodeObject
-    if importlib.util.find_spec("Cython") is None:
-        raise ImportError(
-            "target == 'cython' needs Cython (pip install cython) and a C++ compiler; "
-            "use target='numpy' without them."
-        )
-    from brian2.codegen.runtime.cython_rt import CythonCodeObject
-
-    return CythonCodeObject
-
-
-def _check_device() -> None:
-    if not isinstance(get_device(), RuntimeDevice):
-        raise RuntimeError(
-            f"plasticsim.online runs on Brian2's runtime device, but the active device "
-            f"is {type(get_device()).__name__}; call brian2.set_device('runtime')."
-        )
+_readonly = _core.readonly
+_codeobj_class = _core.codeobj_class
+_check_device = _core.check_device
 
 
 def _fixed_point(conn, bias: np.ndarray) -> np.ndarray:
@@ -111,7 +80,7 @@ def _fixed_point(conn, bias: np.ndarray) -> np.ndarray:
     return x
 
 
-class RateNetwork:
+class RateNetwork(SynapticNetwork):
     """A noise-driven recurrent rate network that prunes itself during sleep (Brian2).
 
     Build it with :meth:`from_matrix` (a dense or ``scipy.sparse`` ``A``),
@@ -152,13 +121,14 @@ class RateNetwork:
        neural simulator", eLife 8:e47314, 2019.
     """
 
-    def __init__(self, _token=None, **state):
-        if _token is not _FROM_MATRIX:
-            raise TypeError(
-                "build a RateNetwork with RateNetwork.from_matrix(A, ...), "
-                "RateNetwork.from_synapses(n, pre, post, w, leak=...) or RateNetwork.load(path)."
-            )
-        self.__dict__.update(state)
+    _BUILD_HINT = (
+        "build a RateNetwork with RateNetwork.from_matrix(A, ...), "
+        "RateNetwork.from_synapses(n, pre, post, w, leak=...) or RateNetwork.load(path)."
+    )
+    # Neuron variables an epoch may change, restored when it fails (_rollback).
+    _NEURON_STATE = ("x", "eta", "r", "rsum", "I_syn", "I_ext", "leak", "bias")
+    # The cached spectral abscissa (the default burn-in), restored when an epoch fails.
+    _CACHED = ("_abscissa", "_abscissa_check")
 
     # ------------------------------------------------------------------ construction
 
@@ -504,80 +474,44 @@ class RateNetwork:
         )
         return net
 
-    def _adopt(self, obj) -> None:
-        """Mark ``obj`` as belonging to this object's Brian2 network.
+    # ------------------------------------------------------------------ model hooks
 
-        Brian2 does this at the first run and logs an "unused object" warning for objects
-        deleted before one; a network discarded right after being built or compacted is
-        not a user mistake. (Brian2's own assignment, ``Network.before_run``.)
-        """
-        obj._network = self._net.id
+    def _synapse_kwargs(self) -> dict:
+        return {"model": _model.synapse_model(relu=self._relu)}
 
-    def _make_synapses(self, pre, post, values) -> Synapses:
-        """A ``Synapses`` holding ``pre -> post`` with the given variables (same name)."""
-        S = Synapses(
-            self._G,
-            self._G,
-            _model.synapse_model(relu=self._relu),
-            clock=self._clock,
-            name=f"{self._name}_synapses",
-            codeobj_class=self._codeobj,
-        )
-        if pre.size:  # connect() raises on empty arrays
-            # Brian2 stores synapse indices as int32: hand them over in that type (no
-            # transient int64 copy of the table).
-            S.connect(i=np.asarray(pre, dtype=np.int32), j=np.asarray(post, dtype=np.int32))
-            for var, value in values.items():
-                S.variables[var].set_value(value)
-        return S
+    def _trace_code(self) -> str:
+        return _model.trace_code(self._relu)
 
-    def _make_trace_runners(self) -> list[CodeRunner]:
-        """Fresh code runners of the trace (and of the neurons' sums when centring).
+    def _sum_code(self) -> str:
+        return _model.sum_code(self._relu)
 
-        Brian2 refuses to re-add a simulated object to a network, so every measurement
-        gets new runners; they keep their names, so their compiled code is reused. They
-        join the network only for the measurement: during burn-in and wake the network
-        runs on a single clock.
-        """
-        when, order = _model.TRACE_SLOT
-        runners = [
-            CodeRunner(
-                self._S,
-                "stateupdate",
-                code=_model.trace_code(self._relu),
-                clock=self._trace_clock,
-                when=when,
-                order=order,
-                name=f"{self._name}_trace",
-                codeobj_class=self._codeobj,
+    def _sleep_inputs_off(self) -> None:
+        self._G.variables["I_ext"].set_value(np.zeros(self._n))
+
+    def _homeostasis(
+        self, *, weights_before, weights_after, pre, post, leak_change, n_samples
+    ) -> dict:
+        """The matched diagonal: each neuron's leak absorbs the change of its total
+        absolute input (``leak_change``); then warn if the network may be unstable or
+        the Euler step too coarse for it."""
+        if weights_after is None:
+            return {"leak_change": leak_change}
+        leak = self._G.variables["leak"].get_value() + leak_change
+        self._G.variables["leak"].set_value(leak)
+        self._abscissa = None  # the network changed: the next default burn-in recomputes it
+        if np.any(leak <= 0):
+            bad = np.flatnonzero(leak <= 0)
+            warnings.warn(
+                f"after the decisions {bad.size} neuron(s) have a leak <= 0 (first: "
+                f"leak[{bad[0]}] == {leak[bad[0]]:.4g}); the network may be unstable. "
+                "The matched diagonal keeps leaks positive for diagonally dominant -A.",
+                RuntimeWarning,
+                stacklevel=5,
             )
-        ]
-        if self._center:
-            runners.append(
-                CodeRunner(
-                    self._G,
-                    "stateupdate",
-                    code=_model.sum_code(self._relu),
-                    clock=self._trace_clock,
-                    when=when,
-                    order=order,
-                    name=f"{self._name}_sums",
-                    codeobj_class=self._codeobj,
-                )
-            )
-        return runners
+        _epochs.warn_if_stiff(self, leak, weights_after, post)
+        return {"leak_change": leak_change}
 
     # ------------------------------------------------------------------ state access
-
-    @property
-    def n(self) -> int:
-        """Number of neurons."""
-        return self._n
-
-    @property
-    def n_synapses(self) -> int:
-        """Synapses in the simulation (pruned ones count until compacted away)."""
-        return len(self._S)
 
     @property
     def tau(self) -> Quantity:
@@ -592,36 +526,8 @@ class RateNetwork:
         return self._noise_tau
 
     @property
-    def dt(self) -> Quantity:
-        return self._dt
-
-    @property
-    def trace_dt(self) -> Quantity:
-        """Interval between trace samples (a multiple of ``dt``)."""
-        return self._trace_dt
-
-    @property
     def nonlinearity(self):
         return "relu" if self._relu else None
-
-    @property
-    def centered(self) -> bool:
-        """Whether traces are centred on the neurons' sample means."""
-        return self._center
-
-    @property
-    def target(self) -> str:
-        return self._target
-
-    @property
-    def seed(self) -> int:
-        """Seed of the network's generator: ``rng=seed`` repeats every epoch."""
-        return self._seed
-
-    @property
-    def t(self) -> Quantity:
-        """Simulated time so far."""
-        return self._net.t
 
     @property
     def leak(self) -> np.ndarray:
@@ -636,61 +542,6 @@ class RateNetwork:
     def state(self) -> np.ndarray:
         """Current ``x`` of every neuron, a copy."""
         return self._G.variables["x"].get_value().copy()
-
-    @property
-    def neurons(self) -> NeuronGroup:
-        """The Brian2 ``NeuronGroup`` (read it; changing its structure is not supported)."""
-        return self._G
-
-    @property
-    def synapses(self) -> Synapses:
-        """The current Brian2 ``Synapses`` (replaced by every compaction)."""
-        return self._S
-
-    @property
-    def network(self) -> Network:
-        """The Brian2 ``Network`` (one for the life of the object)."""
-        return self._net
-
-    def _table(self, *, weights=None, live_status=False):
-        """``pre, post, w, sgn, status`` of the synapses, without copying what is not changed.
-
-        ``pre``, ``post`` (Brian2's int32) and ``sgn`` are read-only views of the Brian2
-        arrays (nothing writes them: a compaction builds a new ``Synapses``, whose arrays
-        are new ones); ``w`` and ``status`` are copies (an epoch changes them), ``w`` the
-        given ``weights`` instead when a copy already exists (the epoch's rollback record),
-        ``status`` Brian2's own array with ``live_status=True`` (writes change the network;
-        a sleep's rollback record restores it).
-        """
-        S = self._S
-        if len(S) == 0:
-            e = np.empty(0)
-            return (e.astype(np.int32), e.astype(np.int32), e, e, e.astype(np.int32))
-        get = S.variables
-        return (
-            _readonly(get["_synaptic_pre"].get_value()),
-            _readonly(get["_synaptic_post"].get_value()),
-            get["w"].get_value().copy() if weights is None else weights,
-            _readonly(get["sgn"].get_value()),
-            get["status"].get_value() if live_status else get["status"].get_value().copy(),
-        )
-
-    def _status(self) -> np.ndarray:
-        """Read-only view of the synapses' states (no copy)."""
-        if len(self._S) == 0:
-            return np.empty(0, dtype=np.int32)
-        return _readonly(self._S.variables["status"].get_value())
-
-    def synapse_states(self) -> SynapseStates:
-        """The synapse table: ``pre``, ``post``, ``weight`` and ``state`` of every synapse.
-
-        Returns
-        -------
-        SynapseStates
-            A named tuple of arrays; ``state`` holds ``LABILE``/``STABLE``/``PRUNED``.
-        """
-        pre, post, w, _, status = self._table()
-        return SynapseStates(pre, post, w, status.astype(np.int8))
 
     @property
     def matrix(self) -> np.ndarray:
@@ -745,39 +596,6 @@ class RateNetwork:
         if float(self._noise_tau) > 0:
             ns["tau_n"] = self._noise_tau
         return ns
-
-    @contextmanager
-    def _seeded(self, seed: int):
-        """Seed Brian2's generator for one epoch; restore numpy's global state afterwards.
-
-        Brian2's runtime targets draw their noise from numpy's legacy global generator
-        (``brian2.seed`` seeds it and empties the cython buffers, so the next draw refills
-        them from the seeded stream). Restoring numpy's state afterwards keeps plasticsim
-        from disturbing a user's own ``np.random`` stream. (Brian2's own
-        ``get_random_state``/``set_random_state`` must not be used for this: for cython
-        they save the *address* of the random buffer, which a refill frees — restoring it
-        leads to a double free.)
-        """
-        saved = np.random.get_state()  # noqa: NPY002 (Brian2 draws from it)
-        brian2.seed(seed)
-        try:
-            yield
-        finally:
-            np.random.set_state(saved)  # noqa: NPY002
-
-    def _run(self, duration: float, namespace, progress, report_period, what: str):
-        """One Brian2 run of ``duration`` seconds, which must reach its end.
-
-        Brian2 turns a first Ctrl-C into "stop this run" and returns normally; a run that
-        stopped short raises instead (``KeyboardInterrupt`` for a requested stop,
-        ``RuntimeError`` otherwise, see ``_rollback.check_completed``), and the epoch
-        around it (``_rollback.epoch``) restores the network.
-        """
-        hook = progress.for_run(duration)
-        kwargs = {} if hook is None else {"report": hook, "report_period": report_period}
-        t_end = float(self._net.t) + duration
-        self._net.run(duration * second, namespace=namespace, **kwargs)
-        _rollback.check_completed(self._net, t_end, float(self._dt), what)
 
     def _current_abscissa(self) -> float:
         """Spectral abscissa of the network as it now is (cached until a decision).
@@ -989,39 +807,6 @@ class RateNetwork:
             report_period=report_period,
         )
 
-    def compact(self) -> int:
-        """Remove the PRUNED synapses from the simulation; return how many were removed.
-
-        The ``Synapses`` is rebuilt from the survivors under the same name (so compiled
-        code is reused), inside the same Brian2 ``Network``.
-        """
-        before = len(self._S)
-        self._compact()
-        return before - len(self._S)
-
-    def _compact(self) -> None:
-        # Memory: the survivors' variables are copied one at a time (a second copy of the
-        # kept part only), the old Synapses is released before the new one is filled, and
-        # no full-size copy of the table is made.
-        S = self._S
-        status = S.variables["status"].get_value() if len(S) else np.empty(0, dtype=np.int32)
-        keep = status != PRUNED
-        if keep.all():
-            return
-        pre = S.variables["_synaptic_pre"].get_value()[keep]  # int32, Brian2's type
-        post = S.variables["_synaptic_post"].get_value()[keep]
-        values = {v: S.variables[v].get_value()[keep] for v in _SYNAPSE_VARIABLES}
-        before = keep.size
-        del status, keep
-        self._net.remove(S)
-        del S
-        self._S = None
-        self._S = self._make_synapses(pre, post, values)
-        del values
-        self._net.add(self._S)
-        self._adopt(self._S)
-        logger.debug("compacted: %d -> %d synapses", before, len(self._S))
-
     # ------------------------------------------------------------------ save / load
 
     def save(self, path) -> None:
@@ -1152,4 +937,4 @@ class RateNetwork:
         )
 
 
-_FROM_MATRIX = object()
+_FROM_MATRIX = _core.TOKEN
