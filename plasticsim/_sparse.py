@@ -178,7 +178,14 @@ def _rank_within(groups: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def keep_minimum(
-    n: int, i: np.ndarray, j: np.ndarray, p: np.ndarray, keep: np.ndarray, sym: bool, m: int
+    n: int,
+    i: np.ndarray,
+    j: np.ndarray,
+    p: np.ndarray,
+    keep: np.ndarray,
+    sym: bool,
+    m: int,
+    partner: np.ndarray | None = None,
 ) -> np.ndarray:
     """Indices of the synapses added so that no neuron keeps fewer than ``m`` synapses.
 
@@ -186,13 +193,13 @@ def keep_minimum(
     highest-probability dropped inputs until it has ``m`` (or none with ``p > 0`` is
     left), and then the same for its output synapses (column ``j``); with ``sym`` a pair
     is added whole, ``(i, j)`` and ``(j, i)``. Deterministic (ties by list order) and
-    ``O(m log m)`` in the number of synapses. ``keep`` is updated in place.
+    ``O(m log m)`` in the number of synapses. ``keep`` is updated in place. ``partner``
+    (symmetric only): the index of each synapse's reverse, if known.
     """
     added = []
     if m <= 0:
         return np.zeros(0, dtype=np.int64)
-    partner = None
-    if sym:
+    if sym and partner is None:
         key = i.astype(np.int64) * n + j
         order = np.argsort(key, kind="stable")
         partner = order[np.searchsorted(key, j.astype(np.int64) * n + i, sorter=order)]

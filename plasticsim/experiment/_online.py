@@ -215,6 +215,7 @@ def _run_online(run: _Run):
                     # (sleep refuses to decide then), the cycle only measures.
                     decide=on["decide"] and labile + stable > 0,
                     relabile=on["relabile"],
+                    min_kept=pr["min_kept"],
                     report=hook,
                     report_period=0.5 * second,
                 )

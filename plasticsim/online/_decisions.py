@@ -10,6 +10,7 @@ import logging
 
 import numpy as np
 
+from .._sparse import keep_minimum
 from ..rule import solve_k
 from .states import LABILE, PRUNED, STABLE
 
@@ -190,6 +191,7 @@ def decide(
     gen,
     out_weight=None,
     out_status=None,
+    min_kept=0,
 ):
     """Apply ``p = min(1, k s)`` to every LABILE unit.
 
@@ -199,7 +201,9 @@ def decide(
     One uniform is drawn per candidate unit, in unit order. ``out_weight`` and
     ``out_status``, arrays equal to ``weight`` and ``status`` (e.g. the simulator's own;
     ``out_status`` may be ``status`` itself), receive the new values in place instead of
-    copies (returned as the new arrays).
+    copies (returned as the new arrays). ``min_kept``: a neuron left with fewer surviving
+    input (or output) synapses keeps its highest-probability candidates
+    (:func:`plasticsim._sparse.keep_minimum`, whole units), rescaled by ``1 / p``.
     """
     candidate_unit = status[reps] == LABILE
     p_unit = np.minimum(1.0, k * unit_scores)
@@ -207,6 +211,10 @@ def decide(
     keep_unit = np.zeros(reps.size, dtype=bool)
     keep_unit[candidate_unit] = u < p_unit[candidate_unit]
     del u
+    if min_kept > 0:
+        _keep_minimum_units(
+            status, pre, post, n, p_unit, reps, unit_of, candidate_unit, keep_unit, min_kept
+        )
 
     candidate = candidate_unit[unit_of]
     kept = keep_unit[unit_of]
@@ -231,6 +239,30 @@ def decide(
     p = p_unit[unit_of]  # == np.where(candidate, p_unit[unit_of], nan)
     p[~candidate] = np.nan
     return new_weight, new_status, p, kept, candidate, leak_change
+
+
+def _keep_minimum_units(
+    status, pre, post, n, p_unit, reps, unit_of, candidate_unit, keep_unit, m
+) -> None:
+    """``keep_unit`` (in place) so that every neuron keeps at least ``m`` synapses.
+
+    A synapse survives if it is not PRUNED and, when a candidate, its unit is kept.
+    Symmetric units (pairs) are rescued whole, counting inputs; otherwise inputs, then
+    outputs (:func:`plasticsim._sparse.keep_minimum`).
+    """
+    sym = reps.size != unit_of.size
+    candidate = candidate_unit[unit_of]
+    alive = (status != PRUNED) & (~candidate | keep_unit[unit_of])
+    p = np.where(candidate, p_unit[unit_of], 0.0)
+    partner = None
+    if sym:
+        partner = np.empty(unit_of.size, dtype=np.int64)
+        partner[reps] = np.flatnonzero(pre > post)[np.argsort(unit_of[pre > post])]
+        partner[partner[reps]] = reps
+    added = keep_minimum(n, post, pre, p, alive, sym, m, partner=partner)
+    keep_unit[unit_of[added]] = True
+    if added.size:
+        logger.info("min_kept == %d: %d more synapses kept", m, np.unique(added).size)
 
 
 def relabile_units(status, reps, unit_of, probability: float, gen) -> np.ndarray:

@@ -21,7 +21,7 @@ from brian2 import Quantity, StateMonitor, TimedArray, second
 from brian2.core.network import TextReport
 from brian2.groups.group import CodeRunner
 
-from .._validation import check_choice, check_density, check_positive
+from .._validation import check_choice, check_density, check_integer, check_positive
 from . import _model, _rollback
 from ._decisions import decide as _decide
 from ._decisions import (
@@ -196,6 +196,7 @@ def sleep(
     compact,
     report,
     report_period,
+    min_kept=0,
 ) -> SleepReport:
     """Implementation of :meth:`RateNetwork.sleep` (documented there), shared by every
     ``_core.SynapticNetwork``."""
@@ -206,6 +207,7 @@ def sleep(
     decide = _model.check_bool("decide", decide)
     compact = _model.check_bool("compact", compact)
     relabile = _model.check_fraction("relabile", relabile)
+    min_kept = check_integer("min_kept", min_kept, minimum=0)
     k, density = _check_k_density(k, density, decide)
     if not (isinstance(symmetric, str) and symmetric == "auto") and not isinstance(
         symmetric, bool | np.bool_
@@ -328,6 +330,7 @@ def sleep(
                 # copies to restore them from).
                 out_weight=net._S.variables["w"].get_value(),
                 out_status=status,
+                min_kept=min_kept,
             )
             del unit_scores, reps, unit_of, candidate_unit, new_status
         # The neurons' homeostatic change (RateNetwork: the matched diagonal).

@@ -658,6 +658,7 @@ class RateNetwork(SynapticNetwork):
         compact=True,
         report=None,
         report_period=10 * second,
+        min_kept=0,
     ) -> SleepReport:
         r"""One sleep epoch: noise on, inputs off, local traces, then the decisions.
 
@@ -714,6 +715,11 @@ class RateNetwork(SynapticNetwork):
             receives ``(elapsed, completed, start, duration)``.
         report_period : brian2 time, default=10*second
             Wall-clock interval between reports.
+        min_kept : int >= 0, default=0
+            After the decisions, a neuron left with fewer than ``min_kept`` surviving
+            input (and, asymmetric, output) synapses keeps its highest-probability
+            candidates, rescaled by ``1 / p`` like the others: no neuron is cut loose at
+            low density (see :func:`plasticsim.sparsify`). ``0``: the rule as published.
 
         Returns
         -------
@@ -805,6 +811,7 @@ class RateNetwork(SynapticNetwork):
             compact=compact,
             report=report,
             report_period=report_period,
+            min_kept=min_kept,
         )
 
     # ------------------------------------------------------------------ save / load
