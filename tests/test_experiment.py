@@ -350,7 +350,7 @@ def test_sparse_online_stage_compares_traces_with_the_rules_scores():
     pre, post = res.arrays["online_pre"], res.arrays["online_post"]
     ref = values_at(res.arrays["scores"], post, pre)
     np.testing.assert_array_equal(res.arrays["online_scores_exact"], ref)
-    assert np.all(ref > 0) and np.all(np.isnan(res.arrays["online_scores_euler"]))
+    assert np.all(ref > 0) and "online_scores_euler" not in res.arrays
     epoch = res.metrics["online"]["epochs"][0]
     assert epoch["reference_scores"] == "exact" and epoch["start"] == "current"
     assert epoch["trace_score_correlation"] > 0.3

@@ -229,8 +229,7 @@ def _run_online(run: _Run):
         S_ref, reference = _reference_scores(run, M, c)
         if run.sparse:
             exact = values_at(S_ref, rep.post, rep.pre)
-            # The Euler-Maruyama chain's covariance is n x n: not computed.
-            euler = np.full(exact.size, np.nan)
+            euler = None  # the Euler-Maruyama chain's covariance is n x n: not computed
         else:
             exact = S_ref[rep.post, rep.pre]
             # What the traces estimate: the scores of the Euler-Maruyama chain at online.dt.
@@ -249,7 +248,8 @@ def _run_online(run: _Run):
             rep.post,
         )
         for column, value in zip(columns.values(), values, strict=True):
-            column.append(value)
+            if value is not None:
+                column.append(value)
         counts.append(_state_counts(net, run.n_syn))
         epochs.append(
             {
@@ -293,6 +293,6 @@ def _run_online(run: _Run):
         "target": on["target"],
         "trace_dt_tau": float(net.trace_dt / tau),
     }
-    arrays = {name: np.concatenate(column) for name, column in columns.items()}
+    arrays = {name: np.concatenate(column) for name, column in columns.items() if column}
     arrays["online_state_counts"] = np.array(counts, dtype=np.int64)
     return (net.sparse_matrix() if run.sparse else net.matrix), record, arrays
