@@ -177,29 +177,44 @@ _GL_X = 0.5 * (_GL_X + 1.0)  # nodes on [0, 1]
 _GL_W = 0.5 * _GL_W
 
 
-def _log_erfcx_neg(y):
-    """``log(erfcx(-y)) = y^2 + log(erfc(-y))`` without overflow, for any real ``y``."""
-    y = np.asarray(y, dtype=np.float64)
+def _log_erfcx_scaled(y, b):
+    """``log(erfcx(-y)) - max(b, 0)^2`` without overflow or cancellation, any real ``y``.
+
+    ``erfcx(-y) = exp(y^2) erfc(-y)``; for ``y > 0`` and ``b > 0`` the exponent
+    ``y^2 - b^2`` is formed as ``(y - b)(y + b)``, exact for ``y`` close to a large ``b``.
+    """
+    y, b = np.broadcast_arrays(np.asarray(y, np.float64), np.asarray(b, np.float64))
+    bp = np.maximum(b, 0.0)
     pos = y > 0
     yp = np.where(pos, y, 0.0)
     yn = np.where(pos, 0.0, y)
-    return np.where(pos, yp * yp + np.log(erfc(-yp)), np.log(erfcx(-yn)))
+    return np.where(pos, (yp - bp) * (yp + bp) + np.log(erfc(-yp)), np.log(erfcx(-yn)) - bp * bp)
 
 
-def _log_int_exp_sq(a, b):
-    """``log(int_a^b exp(x^2) dx)`` for ``a < b`` via Dawson's function ``D``.
+def _log_f_dE(y, b):
+    """``log(f(y) E(y, b)) - 2 max(b, 0)^2`` for ``y < b``, without cancellation.
 
-    ``int_0^y exp(x^2) dx = exp(y^2) D(y)``; each case factors out the largest exponential.
+    ``f(y) = e^{y^2} (1 + erf y)^2`` and ``E(y, b) = int_y^b e^{x^2} dx``, with Dawson's
+    function ``D``: ``int_0^y e^{x^2} dx = e^{y^2} D(y)``. The large exponentials of the two
+    factors cancel analytically in each case; no ``y^2`` is ever subtracted from another.
     """
-    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
-    out = np.empty(a.shape)
+    y, b = np.broadcast_arrays(np.asarray(y, np.float64), np.asarray(b, np.float64))
+    out = np.empty(y.shape)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        c = a >= 0  # 0 <= a < b
-        out[c] = b[c] ** 2 + np.log(dawsn(b[c]) - np.exp(a[c] ** 2 - b[c] ** 2) * dawsn(a[c]))
-        c = b <= 0  # a < b <= 0, |a| > |b|
-        out[c] = a[c] ** 2 + np.log(-dawsn(a[c]) + np.exp(b[c] ** 2 - a[c] ** 2) * dawsn(b[c]))
-        c = (a < 0) & (b > 0)
-        out[c] = np.logaddexp(b[c] ** 2 + np.log(dawsn(b[c])), a[c] ** 2 + np.log(-dawsn(a[c])))
+        c = b <= 0  # y < b <= 0: f E = erfcx(|y|)^2 (|D(y)| - e^{b^2 - y^2} |D(b)|)
+        yc, bc = y[c], b[c]
+        out[c] = 2 * np.log(erfcx(-yc)) + np.log(
+            -dawsn(yc) + np.exp((bc - yc) * (bc + yc)) * dawsn(bc)
+        )
+        c = (b > 0) & (y >= 0)  # f E / e^{2b^2} = erfc(-y)^2 e^{y^2-b^2} (D(b) - e^{y^2-b^2} D(y))
+        yc, bc = y[c], b[c]
+        q = (yc - bc) * (yc + bc)
+        out[c] = 2 * np.log(erfc(-yc)) + q + np.log(dawsn(bc) - np.exp(q) * dawsn(yc))
+        c = (b > 0) & (y < 0)  # erfcx(|y|)^2 (e^{-y^2-b^2} D(b) + e^{-2b^2} |D(y)|)
+        yc, bc = y[c], b[c]
+        out[c] = 2 * np.log(erfcx(-yc)) + np.logaddexp(
+            -yc * yc - bc * bc + np.log(dawsn(bc)), -2 * bc * bc + np.log(-dawsn(yc))
+        )
     return out
 
 
@@ -246,58 +261,77 @@ def _lif_stats(mu, sigma, p, *, want_cv=False):
     m = np.maximum(y_th, 0.0) ** 2
     h = 0.5 / np.maximum(1.0, np.abs(y_th))
     # Mean first-passage time: G = int_{y_r}^{y_th} erfcx(-u) du, scaled by 1/M.
-    G = _quad(_log_erfcx_neg, y_th, y_th - y_r, h, -1.0, m)
+    b3 = y_th[:, None, None]
+    G = _quad(lambda u: _log_erfcx_scaled(u, b3), y_th, y_th - y_r, h, -1.0, 0.0)
     with np.errstate(under="ignore"):
         e_m = np.exp(-m)
         den = t_ref * e_m + tau * np.sqrt(np.pi) * G  # (mean ISI) / M, seconds
         rate = e_m / den
         # d rate / d mu = rate^2 tau sqrt(pi) (erfcx(-y_th) - erfcx(-y_r)) / sigma.
-        x_th = np.exp(_log_erfcx_neg(y_th) - m)
-        x_r = np.exp(_log_erfcx_neg(y_r) - m)
+        x_th = np.exp(_log_erfcx_scaled(y_th, y_th))
+        x_r = np.exp(_log_erfcx_scaled(y_r, y_th))
         gain = e_m * tau * np.sqrt(np.pi) * (x_th - x_r) / (sigma * den**2)
     out = {"rate": rate.reshape(shape), "gain": gain.reshape(shape)}
     if want_cv:
-        out["cv"] = np.sqrt(_cv2_scaled(y_r, y_th, m, h) * 2.0 * np.pi * tau**2 / den**2)
+        out["cv"] = np.sqrt(_cv2_scaled(y_r, y_th, h) * 2.0 * np.pi * tau**2 / den**2)
         out["cv"] = out["cv"].reshape(shape)
     return out
 
 
-def _cv2_scaled(y_r, y_th, m, h):
+def _cv2_scaled(y_r, y_th, h):
     """``I2 / M^2`` with ``CV^2 = 2 pi (rate tau)^2 I2`` (Brunel 2000, Appendix A.1).
 
     ``I2 = int_{y_r}^{y_th} dx e^{x^2} int_{-inf}^x dy f(y)``, ``f(y) = e^{y^2} (1 + erf y)^2
     = e^{-y^2} erfcx(-y)^2``. Exchanging the order,
     ``I2 = Phi(y_r) E(y_r, y_th) + int_{y_r}^{y_th} f(y) E(y, y_th) dy`` with
     ``Phi(a) = int_{-inf}^a f`` and ``E(a, b) = int_a^b e^{x^2} dx`` (closed form via
-    Dawson's function): one single integral and one tail integral, all in log space.
+    Dawson's function): one single integral and one tail integral. The exponentials of
+    ``f`` and ``E`` cancel analytically (:func:`_log_f_dE`), so nothing overflows and no
+    two large squares are subtracted.
     """
 
-    def log_f(y):
-        return 2.0 * _log_erfcx_neg(y) - y * y
-
-    top = y_th[:, None, None]
-    inner = _quad(lambda y: log_f(y) + _log_int_exp_sq(y, top), y_th, y_th - y_r, h, -1.0, 2 * m)
-    # log Phi(y_r). y_r <= 0: Phi = e^{-y_r^2} int_0^inf e^{-2|y_r| s - s^2} erfcx(|y_r|+s)^2 ds
-    # (integrand <= e^{-s^2}: 40 is far beyond its support).
-    a = np.where(y_r <= 0, -y_r, 0.0)
-    a3 = a[:, None, None]
-    tail = _quad(
-        lambda t: 2.0 * np.log(erfcx(t)) - t * t + a3 * a3,
-        a,
-        40.0,
-        0.5 / np.maximum(1.0, a),
-        1.0,
-        0.0,
-    )
-    log_phi = np.log(tail) - a * a
-    pos = y_r > 0
-    if np.any(pos):  # Phi(y_r) = Phi(0) + int_0^{y_r} f, the latter scaled by e^{y_r^2}
-        yp = y_r[pos]
-        phi0 = _quad(lambda t: 2.0 * np.log(erfcx(t)) - t * t, 0.0, 40.0, 0.5, 1.0, 0.0)
-        part = _quad(log_f, yp, yp, 0.5 / np.maximum(1.0, yp), -1.0, yp * yp)
-        log_phi[pos] = np.logaddexp(np.log(phi0), yp * yp + np.log(part))
+    b = y_th
+    inner = _quad(lambda y: _log_f_dE(y, b[:, None, None]), b, b - y_r, h, -1.0, 0.0)
+    outer = np.zeros_like(b)
     with np.errstate(under="ignore"):
-        outer = np.exp(_log_int_exp_sq(y_r, y_th) + log_phi - 2 * m)
+        neg = y_r <= 0
+        if np.any(neg):
+            # Phi(y_r) = e^{-y_r^2} Qt(a), a = -y_r,
+            # Qt(a) = int_0^inf e^{-2 a s - s^2} erfcx(a + s)^2 ds (integrand <= e^{-s^2}).
+            a, bn = -y_r[neg], b[neg]
+            a3 = a[:, None, None]
+            Qt = _quad(
+                lambda t: 2.0 * np.log(erfcx(t)) - (t - a3) * (t + a3),
+                a,
+                40.0,
+                0.5 / np.maximum(1.0, a),
+                1.0,
+                0.0,
+            )
+            bp = np.maximum(bn, 0.0)
+            E = np.where(  # e^{-y_r^2} E(y_r, b) / e^{2 max(b, 0)^2}
+                bn <= 0,
+                -dawsn(-a) + np.exp((bn + a) * (bn - a)) * dawsn(bn),
+                np.exp(-a * a - bp * bp) * dawsn(bp) - np.exp(-2 * bp * bp) * dawsn(-a),
+            )
+            outer[neg] = Qt * E
+        pos = ~neg
+        if np.any(pos):
+            # Phi(y_r) = Phi(0) + int_0^{y_r} f, f(y) = e^{y^2} erfc(-y)^2; both over e^{b^2}.
+            yr, bb = y_r[pos], b[pos]
+            phi0 = _quad(lambda t: 2.0 * np.log(erfcx(t)) - t * t, 0.0, 40.0, 0.5, 1.0, 0.0)
+            y3 = yr[:, None, None]
+            P = _quad(
+                lambda y: 2.0 * np.log(erfc(-y)) + (y - y3) * (y + y3),
+                yr,
+                yr,
+                0.5 / np.maximum(1.0, yr),
+                -1.0,
+                0.0,
+            )
+            q = (yr - bb) * (yr + bb)
+            phi = phi0 * np.exp(-bb * bb) + np.exp(q) * P
+            outer[pos] = phi * (dawsn(bb) - np.exp(q) * dawsn(yr))
     return inner + outer
 
 
