@@ -7,6 +7,7 @@ tolerances come from the estimators' standard errors (comments give the formula)
 
 import numpy as np
 import pytest
+import scipy.sparse as sps
 from scipy import integrate
 from scipy.special import erfcx
 
@@ -14,10 +15,12 @@ from plasticsim import synapse_scores
 from plasticsim._brian import brian2
 from plasticsim.spiking import (
     LIF_DEFAULTS,
+    MAX_COVARIANCE_N,
     lif_cv,
     lif_gain,
     lif_rate,
     linear_response,
+    operating_point,
 )
 
 Hz, mV, ms, second = brian2.Hz, brian2.mV, brian2.ms, brian2.second
@@ -407,3 +410,143 @@ def test_variances_against_simulation_with_theoretical_cv(network):
     # mean of the 60 ratios.
     tol = 0.03 + 4 * ratio.std() / np.sqrt(ratio.size)
     assert abs(ratio.mean() - 1) < tol, (ratio.mean(), tol)
+
+
+# ------------------------------------------------------- network theory, no simulation
+
+
+def test_operating_point_is_self_consistent_dense_and_sparse():
+    J = _clustered(3)
+    op = operating_point(J, 15 * mV, 5 * mV)
+    r = np.asarray(op.rates / Hz)
+    mu = 15 + 0.005 * J @ r
+    sigma = np.sqrt(25 + 0.005**2 / 0.020 * (J * J) @ r)
+    np.testing.assert_allclose(np.asarray(op.mu / mV), mu, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(op.sigma / mV), sigma, rtol=1e-12)
+    np.testing.assert_allclose(r, np.asarray(lif_rate(mu * mV, sigma * mV) / Hz), rtol=1e-9)
+    sp = operating_point(sps.csr_array(J), 15 * mV, 5 * mV)
+    np.testing.assert_allclose(np.asarray(sp.rates / Hz), r, rtol=1e-12)
+
+
+def test_linear_response_formulas_dense_and_sparse():
+    J = _clustered(4)
+    lr = linear_response(J, mu=15 * mV, sigma=5 * mV)
+    n = J.shape[0]
+    g = np.asarray(lr.gains / (Hz / mV))
+    r = np.asarray(lr.rates / Hz)
+    np.testing.assert_allclose(lr.K, g[:, None] * J * 0.005, rtol=1e-14)
+    np.testing.assert_allclose(lr.A_eff, lr.K - np.eye(n), rtol=0, atol=1e-15)
+    assert lr.spectral_abscissa < 0
+    # S0 solves (I - K) S0 (I - K)^T = D: check the residual.
+    B = np.eye(n) - lr.K
+    np.testing.assert_allclose(B @ lr.S0 @ B.T, np.diag(r * lr.cv**2), atol=1e-10)
+    # The theoretical gains and CVs are those of each neuron at its total input.
+    op = lr.operating_point
+    np.testing.assert_allclose(g, np.asarray(lif_gain(op.mu, op.sigma) / (Hz / mV)), rtol=1e-12)
+    np.testing.assert_allclose(lr.cv, lif_cv(op.mu, op.sigma), rtol=1e-12)
+    np.testing.assert_array_equal(lr.scores, synapse_scores(J, lr.S0))
+    np.testing.assert_allclose(lr.filtered_covariance(1 * second), lr.S0 / 2)
+    # Sparse in, csr_array out, same numbers.
+    ls = linear_response(sps.csr_array(J), mu=15 * mV, sigma=5 * mV)
+    assert isinstance(ls.scores, sps.csr_array)
+    np.testing.assert_allclose(ls.scores.toarray(), lr.scores, rtol=1e-10)
+    # Measured values are used as given; J as a quantity in volts is the same J.
+    given = linear_response(J * mV, rates=lr.rates, gains=lr.gains, cv=lr.cv)
+    assert given.operating_point is None
+    np.testing.assert_allclose(given.S0, lr.S0, rtol=1e-12)
+
+
+# ------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"mu": 15.0}, TypeError, "mu must be a Brian2 quantity in volts"),
+        ({"mu": 15 * ms}, TypeError, "mu must be a Brian2 quantity in volts"),
+        ({"sigma": 0 * mV}, ValueError, "sigma .* must be > 0"),
+        ({"sigma": np.array([1.0, 2.0]) * mV, "mu": np.ones(3) * mV}, ValueError, "broadcast"),
+        ({"tau_m": 20.0}, TypeError, "tau_m must be a Brian2 quantity in seconds"),
+        ({"V_r": 25 * mV}, ValueError, "V_r .* must be below V_th"),
+        ({"t_ref": -1 * ms}, ValueError, "t_ref .* must be >= 0"),
+        ({"tau_s": 5 * ms, "dt": 0.1 * ms}, ValueError, "white noise only"),
+        ({"mu": np.nan * mV}, ValueError, "mu .* must be finite"),
+    ],
+)
+def test_single_neuron_bad_input(kwargs, exc, match):
+    args = {"mu": 15 * mV, "sigma": 5 * mV} | kwargs
+    mu, sigma = args.pop("mu"), args.pop("sigma")
+    for f in (lif_rate, lif_cv, lif_gain):
+        with pytest.raises(exc, match=match):
+            f(mu, sigma, **args)
+
+
+J_OK = np.array([[0.0, 1.0], [1.0, 0.0]])
+
+
+@pytest.mark.parametrize(
+    "J, kwargs, exc, match",
+    [
+        (np.zeros((2, 3)), {}, ValueError, "must be square"),
+        (np.eye(2), {}, ValueError, r"J\[0, 0\] == 1.0: .*diagonal of J must be 0"),
+        (J_OK, {"rates": 5 * Hz}, ValueError, "gains, cv not given.*needs the external"),
+        (J_OK, {"mu": 15 * mV}, ValueError, "give both mu and sigma"),
+        (J_OK, {"mu": np.ones(3) * mV, "sigma": 5 * mV}, ValueError, r"mu has shape \(3,\)"),
+        (J_OK, {"rates": 5.0, "mu": 15 * mV, "sigma": 5 * mV}, TypeError, "rates must be"),
+        (J_OK, {"rates": 0 * Hz, "mu": 15 * mV, "sigma": 5 * mV}, ValueError, "rates .* > 0"),
+        (
+            J_OK,
+            {"rates": 5 * Hz, "gains": 1 * Hz, "cv": 0.8},
+            TypeError,
+            "gains must be a Brian2 quantity in hertz per volt",
+        ),
+        (
+            J_OK,
+            {"rates": 5 * Hz, "gains": 1 * Hz / mV, "cv": -0.8},
+            ValueError,
+            "cv has an entry -0.8",
+        ),
+        (
+            J_OK,
+            {"rates": 5 * Hz, "gains": 1 * Hz / mV, "cv": 0.8, "mu": 15 * mV, "sigma": 5 * mV},
+            ValueError,
+            "would be unused",
+        ),
+        (J_OK, {"mu": 15 * mV, "sigma": 5 * mV, "damping": 0}, ValueError, "damping == 0"),
+    ],
+)
+def test_linear_response_bad_input(J, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        linear_response(J, **kwargs)
+
+
+def test_unstable_effective_connectivity_is_refused():
+    # K = g J tau_s = 1 Hz/mV * 300 mV * 5 ms = 1.5 on the excitatory pair: A_eff has the
+    # eigenvalue -1 + 1.5 > 0.
+    J = np.array([[0.0, 300.0], [300.0, 0.0]])
+    with pytest.raises(ValueError, match="A_eff = -I \\+ diag\\(g\\) J tau_s is not stable"):
+        linear_response(J, rates=5 * Hz, gains=1 * Hz / mV, cv=0.8)
+
+
+def test_non_convergence_is_an_error():
+    J = _clustered(5)
+    with pytest.raises(RuntimeError, match="did not converge.*after 2 damped"):
+        operating_point(J, 15 * mV, 5 * mV, max_iter=2)
+    # Strong mutual inhibition: the undamped iteration overshoots (the rate map's slope is
+    # below -1) and alternates between two states; damping makes it converge.
+    J = np.full((4, 4), -300.0)
+    np.fill_diagonal(J, 0.0)
+    with pytest.raises(RuntimeError, match="did not converge.*damping=1.0"):
+        operating_point(J, 25 * mV, 5 * mV, damping=1.0, max_iter=500)
+    op = operating_point(J, 25 * mV, 5 * mV, damping=0.5, max_iter=500)
+    assert op.iterations < 100
+
+
+def test_covariance_size_limit():
+    n = MAX_COVARIANCE_N + 1
+    J = sps.csr_array((n, n))
+    with pytest.raises(ValueError, match=f"n == {n} neurons > MAX_COVARIANCE_N"):
+        linear_response(J, rates=5 * Hz, gains=1 * Hz / mV, cv=0.8)
+    # The operating point has no such limit (sparse, O(m + n) per iteration).
+    op = operating_point(J, 15 * mV, 5 * mV)
+    assert op.rates.shape == (n,)
