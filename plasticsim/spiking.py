@@ -33,7 +33,8 @@ fires at a few to ~20 Hz with CV 0.6-0.9.
 References
 ----------
 .. [1] N. Brunel, "Dynamics of sparsely connected networks of excitatory and inhibitory
-   spiking neurons", J. Comput. Neurosci. 8:183-208, 2000 (eq. 21 and Appendix A.1).
+   spiking neurons", J. Comput. Neurosci. 8:183-208, 2000 (the rate, and the ISI CV in
+   Appendix A.1).
 .. [2] N. Fourcaud, N. Brunel, "Dynamics of the firing probability of noisy
    integrate-and-fire neurons", Neural Comput. 14:2057-2110, 2002.
 .. [3] J. Trousdale, Y. Hu, E. Shea-Brown, K. Josic, "Impact of network structure and
@@ -43,6 +44,8 @@ References
 .. [5] M. Broadie, P. Glasserman, S. Kou, "A continuity correction for discrete barrier
    options", Math. Finance 7:325-349, 1997 (the discrete-monitoring shift
    ``-zeta(1/2) / sqrt(2 pi)`` of a barrier, after Siegmund 1979).
+.. [6] A. J. F. Siegert, "On the first passage time probability problem", Phys. Rev.
+   81:617-623, 1951.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ LIF_DEFAULTS = {
 MAX_COVARIANCE_N = SPARSE_EXACT_MAX_N
 
 # Fourcaud-Brunel: noise low-pass filtered with tau_s shifts threshold and reset by
-# sigma * ALPHA / 2 * sqrt(tau_s / tau_m), ALPHA = sqrt(2) |zeta(1/2)| ([2], eq. 4.33).
+# sigma * ALPHA / 2 * sqrt(tau_s / tau_m), ALPHA = sqrt(2) |zeta(1/2)| ([2]).
 _ALPHA = float(np.sqrt(2.0) * abs(zeta(0.5)))
 # Discrete monitoring (Euler step dt, white noise): the threshold is effectively raised by
 # BETA times the standard deviation of one step, sigma sqrt(dt / tau_m) ([5]).
@@ -387,7 +390,7 @@ def lif_rate(
               \qquad y_\theta = \frac{V_\mathrm{th} - \mu}{\sigma},\;
               y_r = \frac{V_r - \mu}{\sigma}
 
-    (Brunel 2000, eq. 21). The integrand is ``erfcx(-u)``, evaluated as
+    (Siegert 1951; Brunel 2000). The integrand is ``erfcx(-u)``, evaluated as
     ``exp(u^2 + log erfc(-u))`` with ``exp(y_th^2)`` factored out, so that no step
     overflows: far below threshold the rate underflows to 0 Hz instead of failing.
 
@@ -554,7 +557,9 @@ class OperatingPoint:
     iterations : int
         Damped fixed-point iterations used (0 when the rates were given).
     residual : Quantity (hertz)
-        ``max |phi(r) - r|`` at the returned rates.
+        ``max |phi(r) - r|`` at the returned rates, ``phi`` the Siegert rate of each
+        neuron's total input: the self-consistency error (for given, measured rates, how
+        far they are from the mean-field prediction).
     """
 
     rates: Quantity
@@ -945,7 +950,9 @@ def linear_response(
         else:
             J2 = _squared(J)
             mu_t, sig_t = _inputs(J, J2, r, mu_ext, sigma_ext**2, p["tau_s_syn"], p["tau_m"])
-            op = OperatingPoint(r * Hz, mu_t * mV, sig_t * mV, 0, np.nan * Hz)
+            phi = _lif_stats(mu_t, sig_t, p)["rate"]
+            res = float(np.max(np.abs(phi - r)))
+            op = OperatingPoint(r * Hz, mu_t * mV, sig_t * mV, 0, res * Hz)
         stats = _lif_stats(np.asarray(op.mu / mV), np.asarray(op.sigma / mV), p, want_cv=c is None)
         g = stats["gain"] if g is None else g
         c = stats["cv"] if c is None else c
