@@ -1,11 +1,13 @@
 """SpikingNetwork: local traces on spikes, the shared state machine, homeostasis, rollback."""
 
+import signal
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from brian2 import Hz, StateMonitor, TimedArray, ms, mV, second
 
-from plasticsim.online import LABILE, PRUNED, STABLE, SpikingNetwork
+from plasticsim.online import LABILE, PRUNED, STABLE, RateNetwork, SpikingNetwork
 
 pytestmark = pytest.mark.usefixtures("brian_prefs")
 
@@ -185,18 +187,17 @@ def test_same_seed_same_result_bit_for_bit():
         w2 = net.wake(100 * ms, record_spikes=True)
         return net, w, rep, w2
 
-    a, b, c = run(11), run(11), run(12)
-    for x, y in ((a, b),):
-        np.testing.assert_array_equal(x[1].spike_i, y[1].spike_i)
-        np.testing.assert_array_equal(x[1].spike_t, y[1].spike_t)
-        np.testing.assert_array_equal(x[1].rates, y[1].rates)
-        np.testing.assert_array_equal(x[2].scores, y[2].scores)
-        np.testing.assert_array_equal(x[2].kept, y[2].kept)
-        np.testing.assert_array_equal(x[2].drive_change, y[2].drive_change)
-        np.testing.assert_array_equal(x[3].spike_t, y[3].spike_t)
-        np.testing.assert_array_equal(x[0].J.toarray(), y[0].J.toarray())
-        np.testing.assert_array_equal(x[0].mu, y[0].mu)
-    assert not np.array_equal(a[2].scores, c[2].scores)
+    (x, wx, rx, vx), (y, wy, ry, vy), c = run(11), run(11), run(12)
+    np.testing.assert_array_equal(wx.spike_i, wy.spike_i)
+    np.testing.assert_array_equal(wx.spike_t, wy.spike_t)
+    np.testing.assert_array_equal(wx.rates, wy.rates)
+    np.testing.assert_array_equal(rx.scores, ry.scores)
+    np.testing.assert_array_equal(rx.kept, ry.kept)
+    np.testing.assert_array_equal(rx.drive_change, ry.drive_change)
+    np.testing.assert_array_equal(vx.spike_t, vy.spike_t)
+    np.testing.assert_array_equal(x.J.toarray(), y.J.toarray())
+    np.testing.assert_array_equal(x.mu, y.mu)
+    assert not np.array_equal(rx.scores, c[2].scores)
 
 
 # ---------------------------------------------------------------------- homeostasis
@@ -306,6 +307,34 @@ def test_an_error_during_sleep_leaves_the_network_unchanged():
     np.testing.assert_array_equal(net.mu, twin.mu)
 
 
+def test_ctrl_c_during_the_measurement_raises_and_restores_the_network():
+    """Ctrl-C (SIGINT while Brian2 runs: Brian2 stops the run) is a KeyboardInterrupt
+    and the epoch is undone, as in RateNetwork (tests/test_online_interrupt.py)."""
+    net, twin = small(rng=12), small(rng=12)
+    net.sleep(200 * ms, burn_in=50 * ms, density=0.6)
+    twin.sleep(200 * ms, burn_in=50 * ms, density=0.6)
+    before = snapshot(net)
+    sent = []
+
+    def ctrl_c(elapsed, completed, start, duration):
+        if not sent and completed > 0.6:  # in the measurement (burn-in: 1/8 of the epoch)
+            sent.append(1)
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt, match="interrupted at t ="):
+        net.sleep(
+            400 * ms, burn_in=50 * ms, density=0.5, relabile=0.5, report=ctrl_c,
+            report_period=1 * ms,
+        )  # fmt: skip
+    assert sent
+    assert_same(snapshot(net), before)
+    a = net.sleep(400 * ms, burn_in=50 * ms, density=0.5, relabile=0.5)
+    b = twin.sleep(400 * ms, burn_in=50 * ms, density=0.5, relabile=0.5)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(net.J.toarray(), twin.J.toarray())
+    np.testing.assert_array_equal(net.mu, twin.mu)
+
+
 def test_an_error_after_compaction_restores_synapses_and_drive(monkeypatch):
     net, twin = small(rng=10), small(rng=10)
     before = snapshot(net)
@@ -376,3 +405,25 @@ def test_free_membrane_variance_matches_the_noise_normalisation(noise_tau):
     # 2,000 samples, correlated pairwise over ~tau_m (samples 20 ms apart: ~1,000
     # effective): relative error of a variance ~ sqrt(2 / 1000) = 4.5%; bound 15%.
     assert abs(v.var() / expected - 1) < 0.15
+
+
+# ---------------------------------------------------------------------- save / load
+
+
+@pytest.mark.parametrize("kw", [{}, {"noise_tau": 5 * ms, "poisson": (20, 10 * Hz, 0.5 * mV)}])
+def test_save_and_load_continue_bit_for_bit(tmp_path, kw):
+    net = small(rng=13, **kw)
+    net.sleep(200 * ms, burn_in=50 * ms, density=0.5)
+    path = tmp_path / "net.npz"
+    net.save(path)
+    back = SpikingNetwork.load(path)
+    assert back.params == net.params and back.n_synapses == net.n_synapses
+    a = net.sleep(200 * ms, burn_in=50 * ms, density=0.5, relabile=0.5)
+    b = back.sleep(200 * ms, burn_in=50 * ms, density=0.5, relabile=0.5)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(net.J.toarray(), back.J.toarray())
+    np.testing.assert_array_equal(net.mu, back.mu)
+    wa, wb = net.wake(50 * ms, record_spikes=True), back.wake(50 * ms, record_spikes=True)
+    np.testing.assert_array_equal(wa.spike_t, wb.spike_t)
+    with pytest.raises(ValueError, match="not a network written by RateNetwork.save"):
+        RateNetwork.load(path)

@@ -30,8 +30,9 @@ the convention of :mod:`plasticsim.spiking`. Traces are in ``mV Hz^2 s`` and sco
 Defaults (one place, :data:`DEFAULTS`): ``tau_m = 20 ms``, ``V_th = 20 mV``,
 ``V_r = 10 mV``, ``t_ref = 2 ms`` (Brunel 2000's asynchronous irregular LIF network),
 ``tau_s = 5 ms`` (a fast AMPA/GABA_A-like current, ``tau_s << tau_m``), ``E_L = 0 mV``,
-``mu = 15 mV`` and ``sigma = 5 mV`` (a lone neuron then fires at ~10 Hz with CV ~0.8:
-below threshold on average, driven by fluctuations — the asynchronous irregular regime),
+``mu = 15 mV`` and ``sigma = 5 mV`` (a lone neuron then fires at 9.0 Hz with ISI CV 0.77,
+measured on 200 neurons over 3 s: below threshold on average, driven by fluctuations —
+the asynchronous irregular regime),
 ``tau_r = 100 ms`` (the rate filter of the traces: much longer than the network's
 correlation times, ~``tau_m``, so that ``Cov(r) ~ S(0) / (2 tau_r)``).
 

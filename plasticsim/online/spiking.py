@@ -83,7 +83,7 @@ from brian2 import (
 from brian2.groups.group import CodeRunner
 
 from .._validation import STREAM_ONLINE, check_choice, check_rng
-from . import _core, _epochs, _inputs, _lif, _model, _rollback
+from . import _core, _epochs, _inputs, _lif, _model, _persist, _rollback
 from .states import LABILE, SleepReport, SpikingWakeRecord, count_states
 
 __all__ = ["SpikingNetwork"]
@@ -371,6 +371,17 @@ class SpikingNetwork(_core.SynapticNetwork):
         v0 = o["v0"]
         if v0 is None:  # a stream of its own: the decisions' generator is untouched
             v0 = np.random.default_rng((seed, 1)).uniform(o["E_L"], o["V_th"], n)
+        synapses = {
+            "w": conn.w,
+            "sgn": np.sign(conn.w),
+            "status": np.full(conn.w.size, int(LABILE), dtype=np.int32),
+        }
+        o["v0"] = v0
+        return cls._assemble(o, codeobj, seed, gen, n, conn.pre, conn.post, synapses)
+
+    @classmethod
+    def _assemble(cls, o, codeobj, seed, gen, n, pre, post, synapses):
+        """The Brian2 objects of checked options ``o`` (SI floats), ``v = o["v0"]``."""
         name, dt = o["name"], o["dt"] * second
         clock = Clock(dt=dt, name=f"{name}_clock")
         trace_clock = Clock(dt=o["trace_dt"] * second, name=f"{name}_trace_clock")
@@ -385,7 +396,7 @@ class SpikingNetwork(_core.SynapticNetwork):
             name=f"{name}_neurons",
             codeobj_class=codeobj,
         )
-        G.variables["v"].set_value(v0)
+        G.variables["v"].set_value(o["v0"])
         G.variables["mu"].set_value(o["mu"])
         net = cls(
             _core.TOKEN,
@@ -408,12 +419,7 @@ class SpikingNetwork(_core.SynapticNetwork):
             _last_rates=None,
             reports=[],
         )
-        synapses = {
-            "w": conn.w,
-            "sgn": np.sign(conn.w),
-            "status": np.full(conn.w.size, int(LABILE), dtype=np.int32),
-        }
-        net._S = net._make_synapses(conn.pre, conn.post, synapses)
+        net._S = net._make_synapses(pre, post, synapses)
         objects = [G, net._S]
         if o["poisson"] is not None:
             n_in, rate, weight = o["poisson"]
@@ -426,7 +432,7 @@ class SpikingNetwork(_core.SynapticNetwork):
         logger.debug(
             "SpikingNetwork: n=%d, %d synapses, target=%s, dt=%s, trace_dt=%s, seed=%d",
             n,
-            conn.w.size,
+            len(pre),
             o["target"],
             dt,
             net._trace_dt,
@@ -498,6 +504,73 @@ class SpikingNetwork(_core.SynapticNetwork):
         mu = self._G.variables["mu"].get_value() + change * float(mV)
         self._G.variables["mu"].set_value(mu)
         return {"leak_change": zeros, "drive_change": change}
+
+    # ------------------------------------------------------------------ save / load
+
+    _FORMAT = "plasticsim.SpikingNetwork"
+    _META_KEYS = ("n", "params", "trace_every", "name", "target")
+    _SAVED_NEURONS = ("v", "I_syn", "r", "mu", "lastspike", "not_refractory")
+
+    def _saved_meta(self) -> dict:
+        params = {k: v for k, v in self._o.items() if k not in ("mu", "v0", "target", "name")}
+        return {
+            "params": params,
+            "trace_every": int(self._trace_every),
+            "name": self._name,
+            "target": self._target,
+        }
+
+    def _saved_neurons(self) -> dict:
+        G = self._G
+        names = self._SAVED_NEURONS + (("I_noise",) if "I_noise" in G.variables else ())
+        return {v: G.variables[v].get_value().astype(np.float64) for v in names}
+
+    @classmethod
+    def _saved_neuron_names(cls, meta: dict) -> list:
+        params = meta.get("params")
+        ou = isinstance(params, dict) and params.get("noise_tau", 0) > 0
+        return list(cls._SAVED_NEURONS) + (["I_noise"] if ou else [])
+
+    @classmethod
+    def _from_saved(cls, meta, codeobj, target, gen, pre, post, neurons, synapses):
+        o = dict(meta["params"])
+        o.update(target=target, name=str(meta["name"]), mu=neurons["mu"], v0=neurons["v"])
+        if o["poisson"] is not None:
+            o["poisson"] = tuple(o["poisson"])
+        net = cls._assemble(o, codeobj, int(meta["seed"]), gen, meta["n"], pre, post, synapses)
+        G = net._G
+        for v, value in neurons.items():
+            G.variables[v].set_value(value.astype(bool) if v == "not_refractory" else value)
+        return net
+
+    def save(self, path) -> None:
+        """Write the network to one ``.npz`` file, to continue later bit for bit.
+
+        As :meth:`RateNetwork.save`: the synapse table, the neurons' ``v``, ``I_syn``,
+        ``r``, ``mu``, ``lastspike``, ``not_refractory`` (and ``I_noise``), every
+        parameter, the seed, the decisions' generator and the simulated time; JSON
+        metadata, no pickle, written atomically. Not kept: the reports and
+        :attr:`rates`. :meth:`load` on the same target continues exactly as this object
+        would.
+        """
+        _persist.save(self, path)
+
+    @classmethod
+    def load(cls, path, *, target=None) -> SpikingNetwork:
+        """A network written by :meth:`save`, ready to continue bit for bit.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        target : {None, "cython", "numpy"}, default=None
+            ``None`` keeps the saved target.
+
+        Raises
+        ------
+        ValueError
+            For a file that is not an ``.npz`` written by :meth:`save`.
+        """
+        return _persist.load(cls, path, target=target)
 
     # ------------------------------------------------------------------ state access
 
