@@ -69,32 +69,35 @@ def test_trace_scores_correlate_with_linear_response_and_grow_with_sleep(traces)
     (est_s, th_s, w_s), (est_l, th_l, w_l) = traces
     r_short = np.corrcoef(est_s, th_s)[0, 1]
     r_long = np.corrcoef(est_l, th_l)[0, 1]
-    # The issue's bar at the shipped sleep length (measured 0.95 here, 0.976 for the
-    # shipped network).
+    # The issue's bar at the shipped sleep length (measured 0.975 here, 0.976-0.977 for
+    # the shipped network over three seeds).
     assert r_long >= 0.8, r_long
     # Longer sleeps average more: the correlation grows. The sampling ceiling rises
-    # from ~0.87 (2 s of measurement) to ~0.98 (19.5 s); the measured values sit within
-    # 0.05 of it (measured: 0.85 -> 0.95), the rest being the theory's own error.
+    # from 0.815 (2 s of measurement) to 0.973 (19.5 s); the measured values sit at it
+    # (measured 0.813 -> 0.975): the error is the sampling error the formula predicts,
+    # the band below it leaves room for the theory's own error.
     assert r_long > r_short + 0.03, (r_short, r_long)
     for r, th, T in ((r_short, th_s, 2.5), (r_long, th_l, SHIPPED_SLEEP)):
         assert _ceiling(th, T) - 0.07 < r < _ceiling(th, T) + 0.02, (r, _ceiling(th, T))
     # The traces estimate the score divided by 2 tau_r (Cov(r) ~ S0 / (2 tau_r)): median
-    # ratio 1 within the theory's few per cent (measured 1.00-1.02).
+    # ratio 1 within the theory's few per cent (measured 1.023; 1.004 for the shipped
+    # network). Short sleeps are biased low by the centring, a factor ~ 1 - 2 tau_r / T
+    # (measured 0.90 at 2 s).
     assert abs(np.median(est_l / th_l) - 1) < 0.05
 
 
 @pytest.mark.cython
 def test_covariance_part_of_the_scores(traces):
     """Much of the agreement is the weights': score / |J| = S_ii + S_jj -+ 2 S_ij alone
-    correlates less (measured 0.38-0.45 at this size, 0.68 for the shipped network:
-    the rates' spread across neurons, little of the cluster structure), and it too grows
-    with the sleep."""
+    correlates less (measured 0.29 at 2 s and 0.45 at 19.5 s at this size, 0.66-0.70
+    for the shipped network: the rates' spread across neurons, little of the cluster
+    structure), and it too grows with the sleep."""
     (est_s, th_s, w_s), (est_l, th_l, w_l) = traces
     r_w_short = np.corrcoef(est_s / w_s, th_s / w_s)[0, 1]
     r_w_long = np.corrcoef(est_l / w_l, th_l / w_l)[0, 1]
     assert r_w_long > r_w_short + 0.1, (r_w_short, r_w_long)
     assert r_w_long > 0.3
-    # The weights alone explain most of the trace scores' variance.
+    # The weights alone explain most of the trace scores' variance (measured r = 0.97).
     assert np.corrcoef(est_l, w_l)[0, 1] > 0.85
 
 
@@ -124,8 +127,9 @@ def pruned_runs():
 @pytest.mark.cython
 def test_rates_stay_within_20_percent_and_asynchronous(pruned_runs):
     """Pruning to 20% with homeostasis: population rates within 20% of the unpruned
-    network's (measured 0.5-3.5%; the counting noise of a population mean over 4 s is
-    ~2%), irregular and asynchronous, no neuron silenced, none runs away."""
+    network's (measured 0.5-4%, up; 2.4-5% for the shipped network; the counting noise
+    of a population mean over 4 s is ~2%), irregular and asynchronous, no neuron
+    silenced, none runs away."""
     for seed, res in pruned_runs.items():
         base = res.metrics["spiking"]["original"]
         for name, e in res.metrics["methods"].items():
@@ -142,11 +146,12 @@ def test_rates_stay_within_20_percent_and_asynchronous(pruned_runs):
 @pytest.mark.cython
 def test_slowest_modes_of_A_eff_are_kept_by_every_method(pruned_runs):
     """What holds: both the trace rule and the weight baseline keep the two slowest
-    modes of A_eff within 8% (measured 0.5-4%), and the whole spectrum's median within
-    15%. That the traces keep them better than the weight baseline does NOT hold in
-    general: at this size the traces were ahead in 3 of 3 seeds, at the shipped size
-    behind in the seeds run (benchmarks/spiking_claims.py; the traces' scores are ~0.96
-    correlated with |J| there)."""
+    modes of A_eff within 8% (measured 0.6-3.1%), and the whole spectrum's median within
+    15% (measured 5.2-5.7%). That the traces keep them better than the weight baseline
+    is not asserted: here the traces were ahead in 3 of 3 seeds (0.006-0.016 against
+    0.023-0.031), at the shipped size in 2 of 3 (benchmarks/spiking_claims.py), and the
+    between-cluster count covariance was not kept better (behind in 3 of 3 seeds at the
+    shipped size, every error below the measurement's floor)."""
     for seed, res in pruned_runs.items():
         for name in ("online", "weight"):
             s = res.metrics["methods"][name]["spectra"]
