@@ -2,7 +2,8 @@
 
 The stages are the network, the exact rule (covariance, scores, probabilities), offline
 noise-prune, online noise-prune (``_online``), the controls, the spectra and the
-dynamics; a spiking model (``spiking.enabled``) runs its own stages (``_spiking``). Each fills metrics and arrays; :func:`run_model` collects them into
+dynamics; a spiking model (``spiking.enabled``) runs its own stages (``_spiking``). Each
+fills metrics and arrays; :func:`run_model` collects them into
 :class:`~plasticsim.experiment.Results`.
 
 Randomness: one integer seed per run. Every stage that draws random numbers gets its own
