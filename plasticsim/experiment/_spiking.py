@@ -45,9 +45,9 @@ __all__: list[str] = []
 
 log = logging.getLogger(__package__)
 
-#: Fraction of the spikes' population count variance over its mean (5 ms windows) above
-#: which a network is called synchronous: Poisson-like asynchronous activity gives ~1,
-#: a synchronous state (population bursts) >> 1.
+#: Window (s) of the synchrony index: the variance over the mean of the population spike
+#: count in these windows is ~1 for asynchronous (Poisson-like) activity and >> 1 for a
+#: synchronous state (population bursts).
 SYNCHRONY_BIN = 0.005
 
 
