@@ -80,6 +80,9 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per run")
     parser.add_argument("--scale", type=int, default=1, help="multiplies every population")
+    parser.add_argument(
+        "--trace-dt", type=float, default=None, help="ms between trace samples (default tau_r/10)"
+    )
     args = parser.parse_args(argv)
     prefs.logging.file_log = False
     prefs.codegen.target = "cython"
@@ -96,7 +99,10 @@ def main(argv=None) -> None:
     print(f"network: n={n}, synapses={m}, dt={D['dt']}, {steps} steps per run, cython")
 
     t0 = time.perf_counter()
-    net = SpikingNetwork.from_matrix(J, mu=MU, sigma=SIGMA, target="cython", rng=2)
+    trace_dt = None if args.trace_dt is None else args.trace_dt * ms
+    net = SpikingNetwork.from_matrix(
+        J, mu=MU, sigma=SIGMA, target="cython", rng=2, trace_dt=trace_dt
+    )
     plain = plain_network(J, seed=3)
     # Warm-up: compile (or load from the cache) every code object once.
     net.sleep(20 * ms, decide=False, burn_in=0 * ms)
