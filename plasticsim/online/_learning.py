@@ -253,6 +253,13 @@ def learn(
         finally:
             net._net.remove(*added)
             G.variables["I_ext"].set_value(np.zeros(net._n))
+        if not (np.all(np.isfinite(G.variables["x"].get_value())) and np.all(np.isfinite(w_prev))):
+            raise RuntimeError(
+                f"the learning wake diverged (non-finite rates or weights): the weights grew "
+                f"faster than the homeostatic leak, updated every homeostasis_dt == "
+                f"{homeostasis_dt!s}, could follow; decrease eta == {eta!r} or "
+                "homeostasis_dt, or cap the weights (w_max). The network was restored."
+            )
         weight_change = float(np.sum(np.abs(w_prev - w_start))) if post is not None else 0.0
         new_pre = new_post = np.empty(0, dtype=np.int64)
         coact = np.empty(0)

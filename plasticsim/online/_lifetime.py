@@ -32,6 +32,7 @@ then re-raises, and the exception carries the records of the completed epochs in
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -118,6 +119,14 @@ class EpochRecord:
         :func:`pattern_completion` of each pattern (empty without patterns).
     report : SleepReport or LearnReport or None
     wall_time : float
+    change : dict or None
+        How the epoch changed the network (dense networks, up to 2,000 neurons; None
+        above): ``eigenvalue_error_max``, the largest relative change of an eigenvalue
+        (matched, :func:`plasticsim.compare_spectra` of the network before and after the
+        epoch), and for symmetric networks ``qf_min``, ``qf_max``, the range of
+        ``x^T A' x / x^T A x`` (the paper's certificate: ``(1 - eps, 1 + eps)`` for a
+        spectral approximation), and ``completion_change``, the mean change of the
+        completion.
     """
 
     epoch: int
@@ -132,6 +141,7 @@ class EpochRecord:
     completion: np.ndarray
     report: object = field(repr=False, default=None)
     wall_time: float = 0.0
+    change: dict | None = None
 
 
 def pattern_completion(A, patterns, *, cue_fraction=0.5) -> np.ndarray:
@@ -214,7 +224,26 @@ def _slowest(net, m: int) -> tuple[np.ndarray, str]:
     return slowest_eigenvalues(net.sparse_matrix(), m), "sparse"
 
 
-def _measure(net, epoch, kind, rule, report, patterns, cue_fraction, slowest, wall):
+def _change(before, after, completion_before, completion_after) -> dict | None:
+    """The epoch's change of the spectrum and of the task (dense networks only)."""
+    if before is None:
+        return None
+    from ..spectra import compare_spectra
+
+    cmp = compare_spectra(before, after)
+    out = {"eigenvalue_error_max": float(np.max(cmp.relative_errors))}
+    out["qf_min"] = None if cmp.qf_min is None else float(cmp.qf_min)
+    out["qf_max"] = None if cmp.qf_max is None else float(cmp.qf_max)
+    if completion_before.size:
+        out["completion_change"] = float(np.mean(completion_after - completion_before))
+    return out
+
+
+def _dense_or_none(net):
+    return net.matrix if net.n <= _checks.EXACT_MAX_N else None
+
+
+def _measure(net, epoch, kind, rule, report, patterns, cue_fraction, slowest, wall, **kw):
     status = net._status()
     counts = count_states(status)
     lam, check = _slowest(net, min(slowest, max(0, net.n - 2)))
@@ -236,6 +265,7 @@ def _measure(net, epoch, kind, rule, report, patterns, cue_fraction, slowest, wa
         completion=completion,
         report=report,
         wall_time=wall,
+        **kw,
     )
 
 
@@ -282,6 +312,7 @@ def live(net, schedule, *, patterns=None, cue_fraction=0.5, slowest=5) -> list[E
     try:
         for i, e in enumerate(epochs, start=1):
             wall0 = time.perf_counter()
+            before = _dense_or_none(net)
             if isinstance(e, WakeEpoch):
                 rep: LearnReport | object = net.learn(
                     e.duration,
@@ -312,8 +343,11 @@ def live(net, schedule, *, patterns=None, cue_fraction=0.5, slowest=5) -> list[E
                 )
                 rule = e.rule
             wall = time.perf_counter() - wall0
-            records.append(_measure(net, i, e.kind, rule, rep, *args, wall))
-            r = records[-1]
+            r = _measure(net, i, e.kind, rule, rep, *args, wall)
+            after = _dense_or_none(net)
+            change = _change(before, after, records[-1].completion, r.completion)
+            r = dataclasses.replace(r, change=change)
+            records.append(r)
             logger.info(
                 "live: epoch %d (%s) %d synapses, mean leak %.4g, completion %s",
                 i,
