@@ -238,7 +238,8 @@ def learn(
         w_start = record.weights if record.weights is not None else np.empty(0)
         w_prev = w_start
         try:
-            with net._seeded(seed):
+            # A diverging wake is detected below and raised as one clear error.
+            with net._seeded(seed), np.errstate(over="ignore", invalid="ignore"):
                 done = 0.0
                 for _ in range(n_chunks):
                     step = min(chunk, total - done)

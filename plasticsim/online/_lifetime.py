@@ -292,13 +292,15 @@ def _check_schedule(schedule) -> list:
 def live(net, schedule, *, patterns=None, cue_fraction=0.5, slowest=5) -> list[EpochRecord]:
     """Implementation of :meth:`RateNetwork.live` (documented there)."""
     epochs = _check_schedule(schedule)
-    if patterns is None:
-        wakes = [e.patterns for e in epochs if isinstance(e, WakeEpoch)]
-        patterns = (
-            np.unique(np.concatenate([check_patterns(p, net.n) for p in wakes]), axis=0)
-            if wakes
-            else None
-        )
+    if patterns is None:  # every distinct pattern of the wakes, in order of appearance
+        rows = [
+            r
+            for e in epochs
+            if isinstance(e, WakeEpoch)
+            for r in check_patterns(e.patterns, net.n)
+        ]
+        unique = {r.tobytes(): r for r in rows}
+        patterns = np.array(list(unique.values())) if unique else None
     if patterns is not None:
         patterns = check_patterns(patterns, net.n)
     if not 0 < float(cue_fraction) < 1:
