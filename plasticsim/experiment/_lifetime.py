@@ -67,7 +67,9 @@ def _schedule(run: _Run, P: np.ndarray, rule: str, tau):
                 budget=lt["budget"],
                 w_new=lt["w_new"],
                 threshold=lt["threshold"],
-                homeostasis_dt=lt["homeostasis_dt"] * tau,
+                homeostasis_dt=(
+                    None if lt["homeostasis_dt"] is None else lt["homeostasis_dt"] * tau
+                ),
             )
         )
         epochs.append(

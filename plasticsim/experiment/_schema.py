@@ -328,7 +328,11 @@ _LIFETIME = {
     "budget": _I("most new synapses per wake", 40, ge=0),
     "w_new": _F("weight of a new synapse", 0.05, gt=0),
     "threshold": _F("co-activity a pair needs for a new synapse", 0.1),
-    "homeostasis_dt": _F("interval of the homeostatic leak updates (units of tau)", 1.0, gt=0),
+    "homeostasis_dt": _F(
+        "interval of the homeostatic leak updates (units of tau; default: every learning "
+        "step, online.trace_dt)",
+        gt=0,
+    ),
     "relabile": _F("probability that a stable synapse is decided again", 0.5, ge=0, le=1),
     "rules": _List(
         "sleep rules compared",

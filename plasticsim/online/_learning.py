@@ -12,11 +12,13 @@ silent, and the next sleep prunes it (its score ``|w| E[...]`` and its weight ar
 inhibitory synapse (``sgn = -1``) grows stronger (more negative) with co-activity:
 Hebbian inhibitory plasticity (Vogels et al. 2011), so that inhibition tracks excitation.
 
-*Homeostatic leak.* Every ``homeostasis_dt`` each neuron's leak changes by the change of
-its total absolute input, ``leak_i += sum_j (|w_ij|' - |w_ij|)``: the matched diagonal of
-the sleep's decisions, applied to learning. So the slack ``leak_i - sum_j |w_ij|`` of
-every neuron is a constant of the whole lifetime (it changes only within one homeostatic
-interval, by that interval's weight change): a network whose ``-A`` is diagonally
+*Homeostatic leak.* Every ``homeostasis_dt`` (by default every learning step) each
+neuron's leak changes by the change of its total absolute input,
+``leak_i += sum_j (|w_ij|' - |w_ij|)``: the matched diagonal of the sleep's decisions,
+applied to learning, run inside the Brian2 run by a ``NetworkOperation`` after the
+learning step and before the neurons' update. So the slack ``leak_i - sum_j |w_ij|`` of
+every neuron is a constant of the whole lifetime (with a longer ``homeostasis_dt`` it
+drifts within one interval by that interval's weight change): a network whose ``-A`` is diagonally
 dominant stays so (Gershgorin: every eigenvalue then has real part ``<= -min slack``),
 however strong learning makes its synapses, and the symmetric network's ``-A`` stays
 ``diag(slack) + L`` with ``L`` the Laplacian of ``|W|`` (positive weights) -- exactly the
@@ -43,7 +45,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import StateMonitor, TimedArray, second
+from brian2 import NetworkOperation, StateMonitor, TimedArray, second
 from brian2.groups.group import CodeRunner
 
 from .._validation import _check_real, check_integer, check_nonnegative, check_positive
@@ -53,6 +55,10 @@ from .states import LABILE, PRUNED
 __all__ = ["LearnReport", "learn"]
 
 logger = logging.getLogger(__name__)
+
+# The homeostatic leak runs after the learning step (TRACE_SLOT) and before the neurons'
+# update ("groups", 0) of the same time step.
+HOMEOSTASIS_SLOT = ("groups", -1)
 
 # Candidate pairs examined for growth at most (all absent pairs when they are fewer).
 MAX_CANDIDATES = 1_000_000
@@ -167,13 +173,11 @@ def learn(
     threshold = _check_real("threshold", threshold)
     sigma = net._sigma if sigma is None else check_nonnegative("sigma", sigma)
     if homeostasis_dt is None:
-        homeostasis_dt = net._tau
+        homeostasis_dt = net._trace_dt
     homeostasis_dt = _model.check_time("homeostasis_dt", homeostasis_dt)
     _model.multiple_of("homeostasis_dt", homeostasis_dt, net._dt, "dt")
     report_period = _model.check_time("report_period", report_period)
-    chunk = float(homeostasis_dt)
     total = float(duration)
-    n_chunks = max(1, math.ceil(total / chunk - 1e-9))
     progress = _Progress(report, total)
     rows = _input_rows(patterns, total, float(present), amplitude)
 
@@ -231,29 +235,37 @@ def learn(
                 codeobj_class=net._codeobj,
             )
             added.append(monitor)
+        leak0 = G.variables["leak"].get_value().copy()
+        homeostasis = None
+        if len(net._S):
+            homeostasis = _Homeostasis(net, record.weights)
+            clock_kw = (
+                {"clock": net._trace_clock}
+                if float(homeostasis_dt) == float(net._trace_dt)
+                else {"dt": homeostasis_dt}
+            )
+            added.append(
+                NetworkOperation(
+                    homeostasis,
+                    when=HOMEOSTASIS_SLOT[0],
+                    order=HOMEOSTASIS_SLOT[1],
+                    name=f"{net._name}_homeostasis",
+                    **clock_kw,
+                )
+            )
         net._net.add(*added)
-        leak = G.variables["leak"].get_value().copy()
-        leak0 = leak.copy()
-        post = np.asarray(net._S.variables["_synaptic_post"].get_value()) if len(net._S) else None
-        w_start = record.weights if record.weights is not None else np.empty(0)
-        w_prev = w_start
         try:
             # A diverging wake is detected below and raised as one clear error.
             with net._seeded(seed), np.errstate(over="ignore", invalid="ignore"):
-                done = 0.0
-                for _ in range(n_chunks):
-                    step = min(chunk, total - done)
-                    net._run(step, ns, progress, report_period, "learning wake")
-                    done += step
-                    if post is not None:  # the homeostatic leak (matched diagonal)
-                        w_now = net._S.variables["w"].get_value()
-                        change = np.abs(w_now) - np.abs(w_prev)
-                        leak += np.bincount(post, weights=change, minlength=net._n)
-                        G.variables["leak"].set_value(leak)
-                        w_prev = w_now.copy()
+                net._run(total, ns, progress, report_period, "learning wake")
+            if homeostasis is not None:
+                homeostasis()  # the weight change since the last update (if any)
         finally:
             net._net.remove(*added)
             G.variables["I_ext"].set_value(np.zeros(net._n))
+        w_prev = homeostasis.w_prev if homeostasis is not None else np.empty(0)
+        w_start = record.weights if record.weights is not None else np.empty(0)
+        leak = G.variables["leak"].get_value().copy()
         if not (np.all(np.isfinite(G.variables["x"].get_value())) and np.all(np.isfinite(w_prev))):
             raise RuntimeError(
                 f"the learning wake diverged (non-finite rates or weights): the weights grew "
@@ -261,7 +273,7 @@ def learn(
                 f"{homeostasis_dt!s}, could follow; decrease eta == {eta!r} or "
                 "homeostasis_dt, or cap the weights (w_max). The network was restored."
             )
-        weight_change = float(np.sum(np.abs(w_prev - w_start))) if post is not None else 0.0
+        weight_change = float(np.sum(np.abs(w_prev - w_start)))
         new_pre = new_post = np.empty(0, dtype=np.int64)
         coact = np.empty(0)
         if monitor is not None:
@@ -299,6 +311,32 @@ def learn(
         rep.wall_time,
     )
     return rep
+
+
+class _Homeostasis:
+    """The homeostatic leak, run by Brian2 during the wake (a ``NetworkOperation``).
+
+    Each call changes every neuron's leak by the change of its total absolute input since
+    the previous call, ``leak_i += sum_j (|w_ij| - |w_ij|_prev)`` (``O(n + m)``). It runs
+    after the learning step and before the neurons' update of the same time step
+    (:data:`HOMEOSTASIS_SLOT`), so with ``homeostasis_dt == trace_dt`` (the default) the
+    neurons never see a weight without its leak: the slack is exact at every step.
+    ``leak`` is a ``(constant)`` of the model (no model code writes it); its array is
+    changed in place between steps, which Brian2's runtime targets read every step.
+    """
+
+    def __init__(self, net, w_start):
+        self.S, self.G, self.n = net._S, net._G, net._n
+        self.post = np.asarray(net._S.variables["_synaptic_post"].get_value())
+        self.w_prev = np.array(w_start, dtype=np.float64)
+
+    def __call__(self):
+        w_now = self.S.variables["w"].get_value()
+        change = np.abs(w_now) - np.abs(self.w_prev)
+        if np.any(change != 0):
+            leak = self.G.variables["leak"].get_value()
+            leak += np.bincount(self.post, weights=change, minlength=self.n)  # in place
+            self.w_prev[:] = w_now
 
 
 def _choose_new(net, rates: np.ndarray, budget: int, threshold: float):

@@ -1039,12 +1039,13 @@ class RateNetwork(SynapticNetwork):
         .. math:: \frac{d|w|}{ds} = \eta\,(r_{post} r_{pre} - \mathrm{decay}\,|w|),
                   \qquad 0 \le |w| \le w_{max},
 
-        with its sign fixed (``s = t / tau``); every ``homeostasis_dt`` each neuron's leak
-        changes by the change of its total absolute input (the matched diagonal), so
-        every neuron's slack ``leak - sum |w|`` is kept. At the end, up to ``budget`` new
-        LABILE synapses of weight ``w_new`` are created between the most co-active
-        unconnected pairs (``mean_t r_i r_j > threshold``). No decisions: pruning is
-        sleep's (``plasticsim/online/_learning.py`` has the rationale).
+        with its sign fixed (``s = t / tau``); after every learning step (every
+        ``homeostasis_dt``) each neuron's leak changes by the change of its total
+        absolute input (the matched diagonal), so every neuron's slack ``leak - sum |w|``
+        is kept. At the end, up to ``budget`` new LABILE synapses of weight ``w_new``
+        are created between the most co-active unconnected pairs
+        (``mean_t r_i r_j > threshold``). No decisions: pruning is sleep's
+        (``plasticsim/online/_learning.py`` has the rationale).
 
         Parameters
         ----------
@@ -1071,8 +1072,9 @@ class RateNetwork(SynapticNetwork):
         sigma : float >= 0, default=None
             Noise amplitude during the epoch (default: the network's ``sigma``).
         homeostasis_dt : brian2 time, default=None
-            Interval of the leak updates (default ``tau``); the epoch runs in runs of
-            this length.
+            Interval of the leak updates, a multiple of ``dt`` (default ``trace_dt``:
+            after every learning step, so the slack is exact at every step). Applied
+            within the run by a Brian2 ``NetworkOperation`` (``O(n + m)`` per update).
         report, report_period
             As in :meth:`sleep`.
 
