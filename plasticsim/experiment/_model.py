@@ -178,7 +178,7 @@ def load_model(model, *, overrides=()) -> Model:
     >>> load_model({"network": {"generator": "clustered"}, "pruning": {"densty": 0.1}})
     Traceback (most recent call last):
     ...
-    plasticsim.experiment.ModelError: <dict>: unknown key 'pruning.densty' (allowed in [pruning]: density, k, diagonal, offline, online, controls, method, eps); did you mean 'pruning.density'?
+    plasticsim.experiment.ModelError: <dict>: unknown key 'pruning.densty' (allowed in [pruning]: density, k, diagonal, offline, online, controls, method, eps, min_kept); did you mean 'pruning.density'?
     """  # noqa: E501
     if isinstance(model, Model):
         data, base, source = _plain_copy(model.config), model.base_dir, model.source
