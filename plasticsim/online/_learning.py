@@ -352,10 +352,10 @@ def _choose_new(net, rates: np.ndarray, budget: int, threshold: float):
     from ._decisions import partner_index
 
     n = net._n
-    pre, post, w, _, _ = net._table()
+    pre, post, _, sgn, _ = net._table()
     symmetric = bool(pre.size) and bool(np.all(partner_index(pre, post, n) >= 0))
     inhibitory = np.zeros(n, dtype=bool)
-    inhibitory[np.asarray(pre)[w < 0]] = True
+    inhibitory[np.asarray(pre)[sgn < 0]] = True  # the sign, also of a silenced synapse
     existing = np.sort(np.asarray(post, dtype=np.int64) * n + np.asarray(pre, dtype=np.int64))
     # Candidate keys post * n + pre (symmetric: pre < post, one per unordered pair).
     n_absent = n * (n - 1) // (2 if symmetric else 1) - (existing.size // (2 if symmetric else 1))
