@@ -35,6 +35,13 @@ REDUCED = {
     "sleep_cycles": ["network.params.sizes=[12, 6, 8]", *ONLINE_FAST, "online.wake=1.0"],
     "from_file": [],
     "clustered_huge": [],  # sparse: its own test below
+    "lifetime": [
+        "lifetime.cycles=1",
+        "lifetime.wake=3.0",
+        "lifetime.sleep=4.0",
+        "lifetime.burn_in=1.0",
+        'lifetime.rules=["noise"]',
+    ],
     "spiking": [],  # a spiking network: its own test below (SPIKING_REDUCED)
 }
 #: A reduced spiking model: 26 LIF neurons, Brian2's numpy target, one-second epochs.
@@ -122,10 +129,17 @@ def test_shipped_model_runs_end_to_end(name, tmp_path):
         for m in methods:
             assert z[f"matrix_{m}"].shape == (n, n)
     expected = FIGURES | (ONLINE_FIGURES if "online" in methods else set())
+    if model["lifetime"]["enabled"]:  # no pruning method, spectra nor dynamics: lifetimes
+        expected = {"structure", "lifetime"}
     assert {p.stem for p in out.glob("*.png")} == expected
     for png in out.glob("*.png"):
         assert_valid_png(png, min_bytes=2_000)
-    assert {"matrix_original", "covariance", "probabilities", "eigenvalues_original"} <= arrays
+    assert {"matrix_original", "covariance", "probabilities"} <= arrays
+    if methods:
+        assert "eigenvalues_original" in arrays
+    if model["lifetime"]["enabled"]:
+        assert {"lifetime_synapses", "lifetime_completion"} <= arrays
+        assert "sleep rule" in proc.stdout  # the lifetime table
     # stdout: the summary, with every method and where the results are
     assert f"results  {out}/" in proc.stdout
     assert "slowest-" in proc.stdout

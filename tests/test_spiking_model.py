@@ -309,6 +309,7 @@ def test_sleep_min_kept_keeps_every_neuron_connected():
         (["spiking.sizes=[1, 5]"], "at least two neurons"),
         (["spiking.burn_in=30.0"], "spiking.burn_in == 30.0, must be < sleep"),
         (["spiking.target=cuda"], "spiking.target == 'cuda', must be one of"),
+        (["lifetime.enabled=true"], "a spiking model .* cannot: enable one of the two"),
     ],
 )
 def test_spiking_model_errors(sets, match):
