@@ -152,6 +152,43 @@ def _check_options(n, opts: dict) -> dict:
     return o
 
 
+class _SampleRunner(CodeRunner):
+    """A ``CodeRunner`` on the network's clock that runs its code every ``every`` steps.
+
+    The trace samples run at the steps ``i`` with ``i % every == 0`` (``t = k trace_dt``)
+    in the slot of the runner, as they would on a clock of their own of ``dt =
+    trace_dt``, but the network keeps a single clock: Brian2 runs a network of several
+    clocks through a slower Python loop (it looks for the next clock at every step,
+    ~3 us per step measured, as much as the whole trace costs). Skipping a step costs
+    one Python call. After the run the trace clock is set to the next sample, as if it
+    had ticked through every sample of the run (its ``timestep`` counts the samples).
+    """
+
+    def __init__(self, group, *, every: int, trace_clock, **kwargs):
+        super().__init__(group, "stateupdate", **kwargs)
+        self._every = every
+        self._trace_clock = trace_clock
+        self._timestep = None
+
+    def before_run(self, run_namespace):
+        super().before_run(run_namespace)
+        # Brian2's own array (Network.run advances it in place), read at every step.
+        self._timestep = self._clock.variables["timestep"].get_value()
+
+    def run(self):
+        if self._timestep[0] % self._every == 0:
+            for codeobj in self._code_objects:
+                codeobj()
+
+    def after_run(self):
+        super().after_run()
+        every = self._every
+        nxt = -(-int(self._timestep[0]) // every)  # the next sample's index
+        clock = self._trace_clock
+        clock.variables["timestep"].set_value(nxt)
+        clock.variables["t"].set_value(nxt * clock.dt_)  # as Network.run sets it
+
+
 class SpikingNetwork(_core.SynapticNetwork):
     """A noise-driven recurrent LIF network that prunes itself during sleep (Brian2).
 
@@ -451,6 +488,22 @@ class SpikingNetwork(_core.SynapticNetwork):
         if not pre.size:  # Brian2 refuses to run event-driven Synapses without synapses
             S.active = False
         return S
+
+    def _make_trace_runners(self) -> list[CodeRunner]:
+        # As _core's, on the network's clock every trace_dt (_SampleRunner).
+        when, order = _model.TRACE_SLOT
+        kwargs = {
+            "clock": self._clock,
+            "when": when,
+            "order": order,
+            "codeobj_class": self._codeobj,
+            "every": int(self._trace_every),
+            "trace_clock": self._trace_clock,
+        }
+        return [
+            _SampleRunner(self._S, code=self._trace_code(), name=f"{self._name}_trace", **kwargs),
+            _SampleRunner(self._G, code=self._sum_code(), name=f"{self._name}_sums", **kwargs),
+        ]
 
     def _trace_code(self) -> str:
         return _lif.TRACE_CODE
