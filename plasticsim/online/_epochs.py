@@ -27,6 +27,7 @@ from ._decisions import decide as _decide
 from ._decisions import (
     decision_units,
     estimate_scores,
+    has_multapses,
     partner_index,
     relabile_units,
     solve_k_online,
@@ -239,12 +240,22 @@ def sleep(
     with _rollback.epoch(net) as record:
         # status is the Brian2 array itself (the record restores it on any exception).
         pre, post, w, sgn, status = net._table(weights=record.weights, live_status=True)
+        # Multapses (several synapses of one pair): no synapse has a unique reverse
+        # partner, so each synapse is decided on its own ("auto" -> False).
+        multapses = has_multapses(pre, post, net._n)
         partner = partner_index(pre, post, net._n)
-        table_sym = table_is_symmetric(partner, w, status)
+        table_sym = not multapses and table_is_symmetric(partner, w, status)
         if symmetric == "auto":
             sym = table_sym
         else:
             sym = bool(symmetric)
+            if sym and multapses:
+                raise ValueError(
+                    "symmetric=True cannot pair the synapses: some pair of neurons has "
+                    "several synapses (multapses), so a synapse has no unique reverse "
+                    "partner to be decided with; pass symmetric=False (or 'auto') to decide "
+                    "each synapse on its own."
+                )
             if sym and not table_sym:
                 raise ValueError(
                     "symmetric=True but the synapse table is not symmetric: some synapse "

@@ -149,6 +149,7 @@ class RateNetwork(SynapticNetwork):
         trace_dt=None,
         center="auto",
         name="plasticsim",
+        multapses=False,
     ):
         """Build the Brian2 network of a stable connectivity ``A`` (DESIGN.md §1).
 
@@ -202,6 +203,13 @@ class RateNetwork(SynapticNetwork):
         name : str, default="plasticsim"
             Prefix of the Brian2 object names. Generated code embeds them: networks of the
             same model and name share compiled code.
+        multapses : bool, default=False
+            ``True``: every stored off-diagonal entry of a ``scipy.sparse`` ``A`` is its
+            own synapse, so a COO array that stores a position several times gives
+            several synapses between the same two neurons (multapses; see
+            :meth:`from_synapses`), summed in ``matrix``. A dense ``A`` holds one number
+            per pair and cannot say this: ``multapses=True`` with a dense ``A`` is a
+            ``ValueError`` (use :meth:`from_synapses`).
 
         Returns
         -------
@@ -277,7 +285,19 @@ class RateNetwork(SynapticNetwork):
         >>> bool(np.array_equal(same.sparse_matrix().toarray(), A))
         True
         """
-        conn = _inputs.from_sparse(A) if _inputs.is_sparse(A) else _inputs.from_dense(A)
+        if _model.check_bool("multapses", multapses):
+            if not _inputs.is_sparse(A):
+                raise ValueError(
+                    "multapses=True needs synapse lists or a scipy.sparse A that stores "
+                    "each synapse as its own entry: a dense A holds one number per pair "
+                    "of neurons and cannot express several synapses between them; use "
+                    "RateNetwork.from_synapses(n, pre, post, w, leak=..., multapses=True)."
+                )
+            conn = _inputs.from_sparse_entries(A)
+        elif _inputs.is_sparse(A):
+            conn = _inputs.from_sparse(A)
+        else:
+            conn = _inputs.from_dense(A)
         return cls._build(
             conn,
             tau=tau,
@@ -315,6 +335,7 @@ class RateNetwork(SynapticNetwork):
         trace_dt=None,
         center="auto",
         name="plasticsim",
+        multapses=False,
     ):
         """Build the network from synapse lists, Brian2's way: ``pre[k] -> post[k]``.
 
@@ -330,13 +351,25 @@ class RateNetwork(SynapticNetwork):
             Number of neurons.
         pre, post : array_like of int, shape (m,)
             Presynaptic and postsynaptic neuron of each synapse, in ``[0, n)``; no
-            self-synapse (``pre[k] == post[k]``), no pair given twice.
+            self-synapse (``pre[k] == post[k]``), no pair given twice unless
+            ``multapses``.
         w : array_like of float, shape (m,)
             Non-zero, finite weights (``w < 0``: inhibitory).
         leak : float > 0 or array_like of shape (n,)
             Each neuron's leak, ``A[i, i] == -leak[i]``.
         tau, sigma, noise_tau, nonlinearity, dt, target, rng, bias, x0, trace_dt, center, name
             As in :meth:`from_matrix`.
+        multapses : bool, default=False
+            Allow a pair ``(pre, post)`` several times: each entry is its own synapse
+            (Brian2's repeated ``i``/``j`` in ``Synapses.connect``) with its own weight,
+            trace, state and decision; the network's ``A[post, pre]`` is the sum of the
+            pair's weights (:attr:`matrix`, :meth:`sparse_matrix`), which the checks and
+            the dynamics use. Entries of a pair keep the order given. With multapses
+            :meth:`sleep` decides every synapse on its own (``symmetric="auto"`` is
+            ``False``, ``symmetric=True`` an error): a synapse has no unique reverse
+            partner. The matched leak change is per synapse (``sum |w|`` over the
+            synapses, equal to ``|A_ij|`` when a pair's synapses share a sign). Without
+            ``multapses`` a repeated pair is an error.
 
         Returns
         -------
@@ -345,9 +378,10 @@ class RateNetwork(SynapticNetwork):
         Raises
         ------
         TypeError, ValueError
-            For invalid arguments (indices out of range, self-synapses, duplicate pairs,
-            zero or non-finite weights, non-positive leaks, mismatched shapes, and every
-            rule of :meth:`from_matrix`), naming the argument, the entry and the rule.
+            For invalid arguments (indices out of range, self-synapses, duplicate pairs
+            without ``multapses``, zero or non-finite weights, non-positive leaks,
+            mismatched shapes, and every rule of :meth:`from_matrix`), naming the
+            argument, the entry and the rule.
 
         Examples
         --------
@@ -358,8 +392,17 @@ class RateNetwork(SynapticNetwork):
         >>> A = np.array([[-2.0, 0.5, 0.0], [0.5, -2.0, 0.8], [0.0, 0.8, -2.0]])
         >>> bool(np.array_equal(net.sparse_matrix().toarray(), A))
         True
+
+        Two synapses ``0 -> 1`` (multapses), each its own synapse, summed in ``A``:
+
+        >>> multi = RateNetwork.from_synapses(
+        ...     2, [0, 0, 1], [1, 1, 0], [0.25, 0.5, 0.5], leak=2.0,
+        ...     target="numpy", rng=0, multapses=True)
+        >>> multi.n_synapses, float(multi.matrix[1, 0])
+        (3, 0.75)
         """
-        conn = _inputs.from_synapses(n, pre, post, w, leak)
+        multapses = _model.check_bool("multapses", multapses)
+        conn = _inputs.from_synapses(n, pre, post, w, leak, multapses=multapses)
         return cls._build(
             conn,
             tau=tau,
@@ -547,6 +590,9 @@ class RateNetwork(SynapticNetwork):
     def matrix(self) -> np.ndarray:
         """The current effective ``A`` (leak on the diagonal), an ``(n, n)`` ndarray.
 
+        With multapses (:meth:`from_synapses`) ``A[i, j]`` is the sum of the weights of
+        the synapses ``j -> i``.
+
         Every function of the exact core applies to it, e.g.
         ``synapse_scores(net.matrix, sigma=net.sigma, noise_tau=net.noise_tau / net.tau)``.
         Refused (``ValueError``) above ``MATRIX_MAX_N = 10,000`` neurons (800 MB): use
@@ -565,7 +611,9 @@ class RateNetwork(SynapticNetwork):
         """The current effective ``A`` as a ``scipy.sparse.csr_array`` (``O(n + m)``).
 
         The diagonal holds minus the leaks; PRUNED synapses not yet compacted away
-        (``sleep(compact=False)``) have weight 0 and are left out.
+        (``sleep(compact=False)``) have weight 0 and are left out; the synapses of one
+        pair (multapses) are summed into one entry (:meth:`synapse_states` keeps them
+        apart).
 
         Returns
         -------
@@ -706,7 +754,10 @@ class RateNetwork(SynapticNetwork):
             Decide each unordered pair once, both directions together (one uniform,
             ``p`` from the average of the two traces — identical up to rounding, since
             ``(x_i - s x_j)^2 = (x_j - s x_i)^2``), so a symmetric network stays symmetric.
-            ``"auto"``: when the synapse table is symmetric (weights and states).
+            ``"auto"``: when the synapse table is symmetric (weights and states). With
+            multapses (several synapses of one pair) a synapse has no unique reverse
+            partner: ``"auto"`` decides each synapse on its own and ``True`` raises
+            ``ValueError``.
         compact : bool, default=True
             Rebuild the ``Synapses`` without the pruned ones, so that later epochs cost
             what the survivors cost. ``False`` keeps them with weight 0.

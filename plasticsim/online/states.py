@@ -176,9 +176,13 @@ class SleepReport:
         return float(np.count_nonzero(self.kept)) / n
 
     def score_matrix(self) -> np.ndarray:
-        """The estimated scores as an ``(n, n)`` array laid out like ``synapse_scores``."""
+        """The estimated scores as an ``(n, n)`` array laid out like ``synapse_scores``.
+
+        The scores of several synapses of one pair (multapses) are summed: the score of
+        the summed synapse when they share a sign (``sum_e |w_e| D = |A_ij| D``).
+        """
         S = np.zeros((self.n_neurons, self.n_neurons))
-        S[self.post, self.pre] = self.scores
+        np.add.at(S, (self.post, self.pre), self.scores)
         return S
 
     def __repr__(self) -> str:
