@@ -11,6 +11,7 @@ structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
 """
 
 from .. import _brian  # noqa: F401  (first: Brian2 without its exception hook)
+from ._schedule import UpDown
 from .network import RateNetwork
 from .states import (
     LABILE,
@@ -30,5 +31,6 @@ __all__ = [
     "SleepReport",
     "SynapseState",
     "SynapseStates",
+    "UpDown",
     "WakeRecord",
 ]

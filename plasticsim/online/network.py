@@ -27,7 +27,7 @@ from brian2 import (
 from brian2.groups.group import CodeRunner
 
 from .._validation import STREAM_ONLINE, check_rng
-from . import _checks, _core, _epochs, _inputs, _model, _persist
+from . import _checks, _core, _epochs, _inputs, _model, _persist, _schedule
 from ._core import SynapticNetwork
 from ._decisions import weights_symmetric
 from .states import (
@@ -48,6 +48,14 @@ MATRIX_MAX_N = 10_000
 _readonly = _core.readonly
 _codeobj_class = _core.codeobj_class
 _check_device = _core.check_device
+
+
+def _checks_symmetric(n, pre, post, w) -> bool:
+    """Whether the summed ``W`` is symmetric, for the choice of eigensolver."""
+    if n <= _checks.EXACT_MAX_N:
+        W = _checks.dense_A(n, pre, post, w, np.zeros(n))
+        return bool(np.array_equal(W, W.T))
+    return weights_symmetric(n, pre, post, w)
 
 
 def _fixed_point(conn, bias: np.ndarray) -> np.ndarray:
@@ -126,7 +134,7 @@ class RateNetwork(SynapticNetwork):
         "RateNetwork.from_synapses(n, pre, post, w, leak=...) or RateNetwork.load(path)."
     )
     # Neuron variables an epoch may change, restored when it fails (_rollback).
-    _NEURON_STATE = ("x", "eta", "r", "rsum", "I_syn", "I_ext", "leak", "bias")
+    _NEURON_STATE = ("x", "eta", "r", "rsum", "I_syn", "I_ext", "leak", "gain", "bias")
     # The cached spectral abscissa (the default burn-in), restored when an epoch fails.
     _CACHED = ("_abscissa", "_abscissa_check")
 
@@ -461,6 +469,7 @@ class RateNetwork(SynapticNetwork):
             name=f"{name}_neurons",
             codeobj_class=codeobj,
         )
+        G.variables["gain"].set_value(np.ones(n))  # the leak factor (1 outside a schedule)
         for var, value in neurons.items():
             G.variables[var].set_value(value)
 
@@ -530,6 +539,72 @@ class RateNetwork(SynapticNetwork):
 
     def _sleep_inputs_off(self) -> None:
         self._G.variables["I_ext"].set_value(np.zeros(self._n))
+
+    def _excitability_schedule(self, excitability, duration):
+        """The schedule as a ``TimedArray`` (:func:`._schedule.resolve`), checked.
+
+        Frozen-time checks of the extremes: the network with every leak at its smallest
+        factor must be stable, and the Euler step stable with every leak at its largest
+        (``_checks``: exact eigenvalues up to 2,000 neurons, bounds or ARPACK above).
+        """
+        timed = _schedule.resolve(
+            excitability, n=self._n, dt=self._dt, duration=duration, name=self._name
+        )
+        low, high = _schedule.extremes(timed, self._n)
+        pre, post, w, _, _ = self._table()
+        live = w != 0
+        pre, post, w = pre[live], post[live], w[live]
+        leak = self._G.variables["leak"].get_value()
+        symmetric = _checks_symmetric(self._n, pre, post, w)
+        if np.any(low < 1):
+            alpha, check = _checks.abscissa(self._n, pre, post, w, leak * low, symmetric)
+            if not alpha < 0:
+                raise ValueError(
+                    f"excitability lowers the leaks to {float(low.min()):.4g} x leak, where "
+                    f"the network is not stable (spectral abscissa {alpha:.6g}, {check}); "
+                    "keep every leak factor high enough (a factor >= 1 never lowers a leak)."
+                )
+        h = float(self._dt / self._tau)
+        spec = _checks.spectrum(self._n, pre, post, w, leak * high, symmetric=symmetric, h=h)
+        if not spec.growth < 1:
+            raise ValueError(
+                f"excitability raises the leaks to {float(high.max()):.4g} x leak, where the "
+                f"Euler step is unstable: |1 + (dt/tau) lambda| == {spec.growth:.4g} >= 1 "
+                f"({spec.step_check}); build the network with a smaller dt."
+            )
+        if h * spec.radius > _checks.STIFFNESS_WARN:
+            logger.warning(
+                "excitability: at the largest leak factor (dt/tau) max|lambda| == %.3g > %s "
+                "(%s): the traces overestimate the scores of the fastest modes there.",
+                h * spec.radius,
+                _checks.STIFFNESS_WARN,
+                spec.step_check,
+            )
+        return timed
+
+    def _excitability_on(self, timed, namespace: dict) -> CodeRunner:
+        """Attach the code runner that sets ``gain = g(t - t_sleep)`` at every step."""
+        namespace["plasticsim_excitability"] = timed
+        namespace["t_sleep"] = self._net.t
+        when, order = _model.EXCITABILITY_SLOT
+        runner = CodeRunner(
+            self._G,
+            "stateupdate",
+            code=_model.excitability_code(np.ndim(timed.values) == 2),
+            clock=self._clock,
+            when=when,
+            order=order,
+            name=f"{self._name}_excitability",
+            codeobj_class=self._codeobj,
+        )
+        self._net.add(runner)
+        self._adopt(runner)
+        return runner
+
+    def _excitability_off(self, runner: CodeRunner) -> None:
+        """Detach the schedule; every leak factor back to 1 (the rest leak)."""
+        self._net.remove(runner)
+        self._G.variables["gain"].set_value(np.ones(self._n))
 
     def _homeostasis(
         self, *, weights_before, weights_after, pre, post, leak_change, n_samples
@@ -707,6 +782,7 @@ class RateNetwork(SynapticNetwork):
         report=None,
         report_period=10 * second,
         min_kept=0,
+        excitability=None,
     ) -> SleepReport:
         r"""One sleep epoch: noise on, inputs off, local traces, then the decisions.
 
@@ -771,6 +847,19 @@ class RateNetwork(SynapticNetwork):
             input (and, asymmetric, output) synapses keeps its highest-probability
             candidates, rescaled by ``1 / p`` like the others: no neuron is cut loose at
             low density (see :func:`plasticsim.sparsify`). ``0``: the rule as published.
+        excitability : None, UpDown, callable or brian2.TimedArray, default=None
+            A sleep schedule of each neuron's leak: ``leak_eff = leak * g(t - t_0)`` from
+            the start ``t_0`` of the epoch, burn-in included (slow-wave sleep's up and
+            down states, :class:`plasticsim.online.UpDown`). ``g`` is an ``UpDown``; a
+            callable of a brian2 time array returning factors of shape ``(steps,)`` or
+            ``(steps, n)`` (sampled at every ``dt``); or a dimensionless ``TimedArray``
+            of that shape covering the epoch. Factors must be finite and > 0. The traces
+            are measured under the modulated dynamics (``trace / T`` is the time-average
+            of the scores over the schedule); afterwards every factor is 1 again and the
+            matched change of the decisions applies to the rest leak. Checked before
+            anything runs, at frozen times: stability with every leak at its smallest
+            factor, the Euler step at its largest (each one eigen-decomposition up to
+            2,000 neurons). ``report.excitability`` keeps the schedule.
 
         Returns
         -------
@@ -863,6 +952,7 @@ class RateNetwork(SynapticNetwork):
             report=report,
             report_period=report_period,
             min_kept=min_kept,
+            excitability=excitability,
         )
 
     # ------------------------------------------------------------------ save / load

@@ -137,6 +137,9 @@ class SleepReport:
     n_neurons : int
     wall_time : float
         Wall-clock seconds of the whole epoch.
+    excitability : brian2.TimedArray or None
+        The leak factors ``g(t - t_0)`` of a sleep with an excitability schedule
+        (``leak_eff = leak * g``, from the start ``t_0`` of the epoch), else ``None``.
     """
 
     seed: int
@@ -161,6 +164,7 @@ class SleepReport:
     leak_change: np.ndarray
     n_neurons: int
     wall_time: float
+    excitability: object = None
 
     @property
     def n_candidates(self) -> int:
