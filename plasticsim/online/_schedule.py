@@ -111,10 +111,10 @@ def _check_values(values: np.ndarray, n: int, what: str) -> np.ndarray:
         )
     bad = ~(np.isfinite(values) & (values > 0))
     if bad.any():
-        k = np.unravel_index(int(np.argmax(bad)), values.shape)
+        k = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), values.shape))
         raise ValueError(
-            f"excitability: {what}{list(k)} == {values[k]!r}; every leak factor must be "
-            "finite and > 0."
+            f"excitability: {what}{list(k)} == {float(values[k])!r}; every leak factor "
+            "must be finite and > 0."
         )
     return values
 
