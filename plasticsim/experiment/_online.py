@@ -253,9 +253,7 @@ def _run_online(run: _Run):
         if k is None:
             expected = labile + on["relabile"] * stable
             alive = labile + stable
-            density, reachable = _cycle_density(
-                pr["density"] * n_syn, c, cycles, alive, expected
-            )
+            density, reachable = _cycle_density(pr["density"] * n_syn, c, cycles, alive, expected)
             if not reachable:
                 log.warning(
                     "online cycle %d: too few candidates to reach pruning.density == %g",
