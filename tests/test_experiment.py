@@ -365,7 +365,9 @@ def test_stationary_draws_have_the_chains_covariance():
     from plasticsim.experiment._online import _stationary_draw
     from plasticsim.experiment._run import _Run
 
-    model = load_model(small(neurons={"bias": 0.5}, online={"dt": 0.01, "start": "stationary"}))
+    model = load_model(
+        small(neurons={"bias": 0.5}, online={"dt": 0.01, "start": "stationary"})
+    )
     run = _Run(model, 7, experiment.NoProgress())
     run.network()
     A = run.A
