@@ -43,9 +43,22 @@ _ONLINE = (
     "STABLE",
     "RateNetwork",
     "SleepReport",
+    "SpikingNetwork",
+    "SpikingWakeRecord",
     "SynapseState",
     "SynapseStates",
     "WakeRecord",
+)
+
+# Linear-response theory of LIF networks (plasticsim.spiking) uses Brian2's units: lazy too.
+_SPIKING = (
+    "LinearResponse",
+    "OperatingPoint",
+    "lif_cv",
+    "lif_gain",
+    "lif_rate",
+    "linear_response",
+    "operating_point",
 )
 
 
@@ -54,16 +67,22 @@ def __getattr__(name):
         from . import online
 
         return getattr(online, name)
+    if name in _SPIKING:
+        from . import spiking
+
+        return getattr(spiking, name)
     raise AttributeError(f"module 'plasticsim' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_ONLINE))
+    return sorted(set(globals()) | set(_ONLINE) | set(_SPIKING))
 
 
 __all__ = [
     "LABILE",
+    "LinearResponse",
     "ModelError",
+    "OperatingPoint",
     "PRUNED",
     "PruneResult",
     "RateNetwork",
@@ -71,6 +90,8 @@ __all__ = [
     "STABLE",
     "SleepReport",
     "SpectralComparison",
+    "SpikingNetwork",
+    "SpikingWakeRecord",
     "SynapseState",
     "SynapseStates",
     "Trajectory",
@@ -82,11 +103,16 @@ __all__ = [
     "estimate_scores",
     "euler_covariance",
     "k_from_epsilon",
+    "lif_cv",
+    "lif_gain",
+    "lif_rate",
+    "linear_response",
     "load_model",
     "match_eigenvalues",
     "networks",
     "noise_covariance",
     "noise_prune",
+    "operating_point",
     "pruning_probabilities",
     "quadratic_form_range",
     "run_model",

@@ -58,7 +58,7 @@ def values_at(P: sps.csr_array, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     n = P.shape[0]
     prow = np.repeat(np.arange(n, dtype=np.int64), np.diff(P.indptr))
     pkey = prow * n + P.indices.astype(np.int64)  # sorted: canonical CSR is row-major
-    key = i * n + j
+    key = np.asarray(i, dtype=np.int64) * n + np.asarray(j, dtype=np.int64)  # no int32 wrap
     pos = np.searchsorted(pkey, key)
     pos_c = np.minimum(pos, max(pkey.size - 1, 0))
     found = (pos < pkey.size) & (pkey[pos_c] == key) if pkey.size else np.zeros(key.size, bool)
@@ -200,7 +200,7 @@ def keep_minimum(
     if m <= 0:
         return np.zeros(0, dtype=np.int64)
     if sym and partner is None:
-        key = i.astype(np.int64) * n + j
+        key = i.astype(np.int64) * n + j.astype(np.int64)
         order = np.argsort(key, kind="stable")
         partner = order[np.searchsorted(key, j.astype(np.int64) * n + i, sorter=order)]
     for side in (i,) if sym else (i, j):

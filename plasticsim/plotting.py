@@ -733,7 +733,13 @@ def trace_ratio_summary(estimated, exact, expected=None) -> dict:
     return out
 
 
-def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, title=None):
+#: Most points a trace-score panel draws; the statistics use every synapse.
+MAX_TRACE_POINTS = 100_000
+
+
+def plot_trace_scores(
+    estimated, exact, epoch=None, *, expected=None, h=None, title=None, reference="exact"
+):
     """Trace-estimated scores of the online rule against the exact scores.
 
     Parameters
@@ -750,10 +756,14 @@ def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, ti
     h : float, default=None
         The simulation step ``dt / tau``, for the legend.
     title : str, default=None
+    reference : str, default="exact"
+        How ``exact`` was computed, for the labels (e.g. ``"sketched"`` at scale).
 
     Returns
     -------
     matplotlib.figure.Figure
+        Beyond :data:`MAX_TRACE_POINTS` synapses a fixed random subset is drawn (said in
+        the panel titles); the legend's statistics cover every synapse.
         Left: estimate against exact score (log axes) with the identity line and, per
         epoch, the line ``estimate = (predicted mean ratio) x exact``. Right: the ratio
         ``estimate / exact`` against the exact score, with the per-synapse Euler-Maruyama
@@ -770,10 +780,21 @@ def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, ti
         ok &= np.isfinite(pred) & (pred > 0)
     fig = Figure(figsize=(12, 5.6), layout="constrained")
     ax, axr = fig.subplots(1, 2)
+    # Points drawn: every valid synapse, or a fixed random subset of MAX_TRACE_POINTS.
+    drawn = ok.copy()
+    shown = ""
+    if ok.sum() > MAX_TRACE_POINTS:
+        keep = np.random.default_rng(0).choice(np.flatnonzero(ok), MAX_TRACE_POINTS, replace=False)
+        drawn[:] = False
+        drawn[keep] = True
+        shown = f" ({MAX_TRACE_POINTS:,} of {int(ok.sum()):,} synapses drawn)"
+    if not ok.any():
+        for a in (ax, axr):
+            a.text(0.5, 0.5, "no synapse with positive scores", ha="center", va="center")
     if ok.any():
         lo = float(min(ex[ok].min(), est[ok].min()))
         hi = float(max(ex[ok].max(), est[ok].max()))
-        ax.plot([lo, hi], [lo, hi], color="k", lw=1, label="estimate = exact")
+        ax.plot([lo, hi], [lo, hi], color="k", lw=1, label=f"estimate = {reference}")
         axr.axhline(1.0, color="k", lw=1)
         for i, e in enumerate(np.unique(epoch[ok])):
             sel = ok & (epoch == e)
@@ -782,17 +803,21 @@ def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, ti
             ratio = est[sel] / ex[sel]
             text = (
                 f"epoch {e + 1} (m = {sel.sum()}): r = {stats['r']:.3f}\n"
-                f"estimate/exact: median {stats['median']:.3f}, mean {stats['mean']:.3f}"
+                f"estimate/{reference}: median {stats['median']:.3f}, "
+                f"mean {stats['mean']:.3f}"
             )
             if pred is not None:
                 text += f"\nEuler–Maruyama predicts mean {stats['predicted_mean']:.3f}"
                 p_mean = stats["predicted_mean"]
                 ax.plot([lo, hi], [p_mean * lo, p_mean * hi], color=colour, lw=1, ls="--")
-            ax.plot(ex[sel], est[sel], ".", ms=3, alpha=0.5, color=colour, label=text)
-            axr.plot(ex[sel], ratio, ".", ms=2, alpha=0.3, color=colour)
+            vis = drawn[sel]
+            ax.plot(ex[sel][vis], est[sel][vis], ".", ms=3, alpha=0.5, color=colour, label=text)
+            axr.plot(ex[sel][vis], ratio[vis], ".", ms=2, alpha=0.3, color=colour)
             axr.axhline(stats["mean"], color=colour, lw=1.5)
             if pred is not None:
-                axr.plot(ex[sel], pred[sel] / ex[sel], ".", ms=1.5, color="k", alpha=0.6)
+                axr.plot(
+                    ex[sel][vis], (pred[sel] / ex[sel])[vis], ".", ms=1.5, color="k", alpha=0.6
+                )
                 axr.axhline(p_mean, color=colour, lw=1.5, ls="--")
         if pred is not None:
             step = "" if h is None else f" at dt = {h:g} τ"
@@ -820,12 +845,12 @@ def plot_trace_scores(estimated, exact, epoch=None, *, expected=None, h=None, ti
         )
         _log_ticks(ax)
         _log_ticks(axr, "x")
-    ax.set_xlabel("exact score s_ij = |a_ij| E[(x_i − sign(a_ij) x_j)²]")
+    ax.set_xlabel(f"{reference} score s_ij = |a_ij| E[(x_i − sign(a_ij) x_j)²]")
     ax.set_ylabel("trace estimate trace_ij / T")
-    ax.set_title("estimate against exact score")
-    axr.set_xlabel("exact score s_ij")
-    axr.set_ylabel("estimate / exact")
-    axr.set_title("ratio: statistical error and the time-step bias")
+    ax.set_title(f"estimate against {reference} score{shown}")
+    axr.set_xlabel(f"{reference} score s_ij")
+    axr.set_ylabel(f"estimate / {reference}")
+    axr.set_title(f"ratio: statistical error and the time-step bias{shown}")
     fig.suptitle(title or "local trace estimate against the exact score")
     return fig
 
@@ -892,12 +917,15 @@ def result_figures(results) -> dict:
             arrays["online_state_counts"], title=f"{name}: synapse states over sleep epochs"
         )
     if "online_scores_estimated" in arrays:
+        epochs = metrics.get("online", {}).get("epochs", [{}])
+        ref = {"sketch": "sketched"}.get(epochs[0].get("reference_scores"), "exact")
         figs["online_traces"] = plot_trace_scores(
             arrays["online_scores_estimated"],
             arrays["online_scores_exact"],
             arrays.get("online_scores_epoch"),
             expected=arrays.get("online_scores_euler"),
             h=model.get("online", {}).get("dt"),
-            title=f"{name}: trace estimate against exact score",
+            title=f"{name}: trace estimate against {ref} score",
+            reference=ref,
         )
     return figs

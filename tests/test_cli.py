@@ -46,6 +46,8 @@ HUGE_REDUCED = [
     "network.params.w_in=0.02",
     "network.params.w_out=0.02",
     "network.params.leak=0.01",
+    "online.target=numpy",
+    "online.sleep=10.0",
     "output.dpi=40",
 ]
 FIGURES = {"structure", "spectra", "dynamics"}
@@ -131,12 +133,15 @@ def test_huge_model_runs_sparse_end_to_end(tmp_path):
     assert n == 3000 and metrics["network"]["sparse"] is True
     assert metrics["scores"]["method"] == "sketch"
     assert set(metrics["not_computed"]) == {"covariance", "whole_spectrum", "dynamics"}
-    assert list(metrics["methods"]) == ["noise", "weight", "uniform"]
+    assert list(metrics["methods"]) == ["noise", "online", "weight", "uniform"]
+    epoch = metrics["online"]["epochs"][0]
+    assert epoch["start"] == "stationary" and epoch["reference_scores"] == "sketch"
+    assert epoch["measured_tau"] == pytest.approx(10.0)  # no burn-in after the draw
     with np.load(out / "arrays.npz", allow_pickle=False) as z:
         # Nothing n x n (9e6 here): at most one entry per synapse and neuron (CSR parts).
         assert max(z[k].size for k in z.files) <= n_syn + n + 1
         assert "covariance" not in z.files and "matrix_original" not in z.files
-        for m in ("original", "noise", "weight", "uniform"):
+        for m in ("original", "noise", "online", "weight", "uniform"):
             assert {f"matrix_{m}__{p}" for p in ("data", "indices", "indptr", "shape")} <= set(
                 z.files
             )
@@ -155,7 +160,7 @@ def test_huge_model_runs_sparse_end_to_end(tmp_path):
         assert frag["largest"] + frag["components"] - 1 <= n
         assert abs(entry["kept_fraction"] - 0.1) < 0.01  # ~2,000 pairs per cluster kept
     assert metrics["network"]["fragments"] == {"components": 1, "isolated": 0, "largest": n}
-    assert {p.stem for p in out.glob("*.png")} == {"structure", "spectra"}
+    assert {p.stem for p in out.glob("*.png")} == {"structure", "spectra", *ONLINE_FIGURES}
     for png in out.glob("*.png"):
         assert_valid_png(png, min_bytes=2_000)
     # the summary puts the fragments beside the slowest-mode errors; phases are logged

@@ -435,3 +435,23 @@ def test_pool_sparse_rejects_bad_input():
         pool_sparse(M, 0, how="mean")
     with pytest.raises(ValueError, match=r"how == 'max', must be one of"):
         pool_sparse(M, 2, how="max")
+
+
+def test_trace_scores_draw_a_subset_at_scale(monkeypatch):
+    """Beyond MAX_TRACE_POINTS a fixed subset is drawn and said; statistics use all."""
+    import plasticsim.plotting as plotting
+
+    monkeypatch.setattr(plotting, "MAX_TRACE_POINTS", 500)
+    rng = np.random.default_rng(1)
+    exact = rng.random(3000) + 0.1
+    est = exact * (1 + 0.1 * rng.standard_normal(3000))
+    fig = plotting.plot_trace_scores(est, exact, reference="sketched")
+    ax, axr = fig.axes[:2]
+    assert "500 of 3,000 synapses drawn" in ax.get_title()
+    assert ax.get_xlabel().startswith("sketched score")
+    points = [line for line in ax.lines if line.get_marker() == "."]
+    assert sum(line.get_xdata().size for line in points) == 500
+    legend = " ".join(t.get_text() for t in fig.legends[0].get_texts())
+    assert "(m = 3000)" in legend and "estimate/sketched" in legend
+    again = plotting.plot_trace_scores(est, exact, reference="sketched")
+    np.testing.assert_array_equal(points[0].get_xdata(), again.axes[0].lines[1].get_xdata())

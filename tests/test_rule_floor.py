@@ -160,3 +160,15 @@ def test_given_scores_bad_input():
         noise_prune(A, density=0.2, scores=neg)
     with pytest.raises(ValueError, match="scores has shape"):
         noise_prune(A, density=0.2, scores=S[:10, :10])
+
+
+def test_values_at_takes_int32_indices_of_large_networks():
+    """Brian2's synapse tables hold int32 indices: i * n must not wrap at n = 1e5."""
+    from plasticsim._sparse import from_list, values_at
+
+    n = 100_000
+    i = np.array([99_999, 50_000, 3], dtype=np.int32)
+    j = np.array([1, 99_998, 7], dtype=np.int32)
+    P = from_list(n, i.astype(np.int64), j.astype(np.int64), np.array([0.5, 0.25, 0.125]))
+    np.testing.assert_array_equal(values_at(P, i, j), [0.5, 0.25, 0.125])
+    np.testing.assert_array_equal(values_at(P, j, i), [0.0, 0.0, 0.0])

@@ -213,3 +213,34 @@ def test_fragments_repeated_eigenvalues_are_all_found():
     ref = np.linalg.eigvalsh(B)[::-1][:12]
     assert np.sum(np.isclose(ref, ref[0])) >= 3  # the test has repeated eigenvalues
     np.testing.assert_allclose(slowest_eigenvalues(sps.csr_array(B), 12), ref, rtol=1e-9)
+
+
+def test_sparse_original_modes_are_computed_once_and_bit_for_bit():
+    """Comparing several pruned networks with one original reuses the original's slowest
+    modes; the results equal fresh computations bit for bit, and an edited A is redone."""
+    import plasticsim.spectra as spectra
+    from plasticsim import noise_prune
+
+    A = clustered([150, 150, 150], p_in=0.2, p_out=0.002, leak=0.01, sparse=True, rng=1)
+    Bs = [noise_prune(A, density=0.3, rng=s, min_kept=1).pruned for s in (1, 2)]
+    spectra._ORIGINAL_MODES.clear()
+    first = [compare_spectra(A, B, slowest=6) for B in Bs]
+    calls = []
+    real = spectra._slowest_symmetric
+    spectra._slowest_symmetric = lambda *a, **k: calls.append(k["vectors"]) or real(*a, **k)
+    try:
+        again = [compare_spectra(A, B, slowest=6) for B in Bs]
+        assert calls == [False, False]  # only the pruned networks' eigenvalues
+        A2 = A.copy()
+        A2.data *= 1.5
+        compare_spectra(A2, Bs[0], slowest=6)
+        A2.data /= 1.5
+        A2.data[0] *= 1 + 1e-12  # an in-place edit of the same object is noticed
+        compare_spectra(A2, Bs[0], slowest=6)
+        assert calls[2:] == [True, False, True, False]
+    finally:
+        spectra._slowest_symmetric = real
+    for a, b in zip(first, again, strict=True):
+        for field in ("eigenvalues", "matched", "cosines", "rayleigh"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+        assert (a.qf_probe_min, a.qf_probe_max) == (b.qf_probe_min, b.qf_probe_max)

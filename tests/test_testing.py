@@ -631,6 +631,8 @@ SMALL = {
         "network.params.w_in=0.025",
         "network.params.w_out=0.025",
         "network.params.leak=0.01",
+        "online.target=numpy",
+        "online.sleep=10.0",
     ],
     "dale": ["network.params.n_exc=32", "network.params.n_inh=8"],
     "from_file": [],

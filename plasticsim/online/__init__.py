@@ -4,7 +4,9 @@ A recurrent rate network simulated in Brian2 prunes itself during sleep using on
 each synapse can know locally: its weight, a trace of its two neurons' activity and a
 global constant ``k``. :class:`RateNetwork` holds the Brian2 objects; :meth:`~RateNetwork.sleep`
 runs an epoch of noise-driven traces and decisions, :meth:`~RateNetwork.wake` the
-dynamics with inputs.
+dynamics with inputs. :class:`SpikingNetwork` is its spiking counterpart (leaky
+integrate-and-fire neurons, traces of low-pass filtered spike trains), sharing the
+synapse states, decisions, compaction and sleep report.
 
 Reference: E. Moore, R. Chaudhuri, "Using noise to probe recurrent neural network
 structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
@@ -13,11 +15,13 @@ structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
 from .. import _brian  # noqa: F401  (first: Brian2 without its exception hook)
 from ._schedule import UpDown
 from .network import RateNetwork
+from .spiking import SpikingNetwork
 from .states import (
     LABILE,
     PRUNED,
     STABLE,
     SleepReport,
+    SpikingWakeRecord,
     SynapseState,
     SynapseStates,
     WakeRecord,
@@ -29,6 +33,8 @@ __all__ = [
     "STABLE",
     "RateNetwork",
     "SleepReport",
+    "SpikingNetwork",
+    "SpikingWakeRecord",
     "SynapseState",
     "SynapseStates",
     "UpDown",

@@ -157,6 +157,20 @@ class SynapticNetwork:
         """
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ save / load hooks
+    # (``_persist``): the format name, the parameters and neuron arrays of the model, the
+    # cached values, and the rebuild (``_FORMAT``, ``_META_KEYS``, ``_saved_meta``,
+    # ``_saved_neurons``, ``_saved_neuron_names``, ``_from_saved`` in each subclass).
+
+    _CACHE_KEYS: tuple[str, ...] = ()
+
+    def _saved_cache(self) -> dict:
+        """Cached values written to a saved file's metadata (keys ``_CACHE_KEYS``)."""
+        return {}
+
+    def _load_cache(self, meta: dict) -> None:
+        """Restore the cached values of :meth:`_saved_cache` from a file's metadata."""
+
     # ------------------------------------------------------------------ building
 
     def _adopt(self, obj) -> None:

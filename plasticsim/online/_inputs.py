@@ -225,8 +225,9 @@ def from_synapses(n, pre, post, w, leak, *, multapses: bool = False) -> Connecti
         a, b = sorted((int(order[dup[0]]), int(order[dup[0] + 1])))
         raise ValueError(
             f"synapse {int(pre[a])} -> {int(post[a])} is given twice (entries {a} and {b} of "
-            "pre, post, w): each pair must appear once, or pass multapses=True to make "
-            "each entry its own synapse (several synapses between the same two neurons)."
+            "pre, post, w): each pair must appear once (RateNetwork.from_synapses(..., "
+            "multapses=True) makes each entry its own synapse: several synapses between "
+            "the same two neurons)."
         )
     del key, skey, order
     diag = np.arange(n, dtype=np.int64)

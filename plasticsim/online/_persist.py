@@ -1,4 +1,11 @@
-"""Save and load a :class:`~plasticsim.online.RateNetwork` (one ``.npz``, no pickle).
+"""Save and load an online network (one ``.npz``, no pickle).
+
+Shared by :class:`~plasticsim.online.RateNetwork` and
+:class:`~plasticsim.online.SpikingNetwork`: the synapse table, the generator, the time and
+the checks of a file are common; each class names its format (``_FORMAT``), its
+parameters (``_saved_meta``, ``_META_KEYS``), its neuron arrays (``_saved_neurons``,
+``_saved_neuron_names``), its cached values (``_saved_cache``, ``_CACHE_KEYS``,
+``_load_cache``) and rebuilds itself (``_from_saved``). Below, the RateNetwork format.
 
 File format, version 1: a NumPy ``.npz`` archive read with ``allow_pickle=False``.
 
@@ -37,12 +44,11 @@ from brian2 import Quantity, second
 from .._validation import check_choice
 from .states import LABILE, PRUNED
 
-__all__ = ["save", "load", "FORMAT", "VERSION"]
+__all__ = ["save", "load", "FORMAT", "VERSION", "seconds"]
 
 FORMAT = "plasticsim.RateNetwork"
 VERSION = 1
 _SYNAPSE_ARRAYS = ("pre", "post", "w", "sgn", "status")
-_NEURON_ARRAYS = ("leak", "bias", "x")
 
 
 def _path(path) -> Path:
@@ -52,34 +58,23 @@ def _path(path) -> Path:
 
 
 def save(net, path) -> None:
-    """Implementation of :meth:`RateNetwork.save` (documented there)."""
+    """Implementation of ``save`` of every online network (documented there).
+
+    The network class gives its format name (``_FORMAT``), its parameters
+    (``_saved_meta``) and its neuron arrays (``_saved_neurons``).
+    """
     path = _path(path)
     pre, post, w, sgn, status = net._table()
-    G = net._G
-    neurons = {name: G.variables[name].get_value().copy() for name in _NEURON_ARRAYS}
-    for extra in ("eta", "r", "rsum"):
-        if extra in G.variables:
-            neurons[extra] = G.variables[extra].get_value().copy()
-    meta = {
-        "format": FORMAT,
-        "version": VERSION,
-        "n": net._n,
-        "tau": float(net._tau),
-        "sigma": float(net._sigma),
-        "noise_tau": float(net._noise_tau),
-        "nonlinearity": "relu" if net._relu else None,
-        "dt": float(net._dt),
-        "trace_dt": float(net._trace_dt),
-        "trace_every": int(net._trace_every),
-        "center": bool(net._center),
-        "name": net._name,
-        "target": net._target,
-        "seed": int(net._seed),
-        "generator": net._gen.bit_generator.state,
-        "t": float(net._net.t_),
-        "abscissa": net._abscissa,
-        "abscissa_check": net._abscissa_check,
-    }
+    neurons = net._saved_neurons()
+    meta = {"format": net._FORMAT, "version": VERSION, "n": net._n, **net._saved_meta()}
+    meta.update(
+        {
+            "seed": int(net._seed),
+            "generator": net._gen.bit_generator.state,
+            "t": float(net._net.t_),
+        }
+    )
+    meta.update(net._saved_cache())
     arrays = {
         "metadata": np.array(json.dumps(meta, allow_nan=False)),
         "pre": pre.astype(np.int64),  # the file's type (the simulator holds int32)
@@ -100,52 +95,50 @@ def save(net, path) -> None:
         raise
 
 
-def _bad(path, why: str) -> ValueError:
-    return ValueError(f"{path} is not a network written by RateNetwork.save: {why}.")
+def _bad(cls, path, why: str) -> ValueError:
+    return ValueError(f"{path} is not a network written by {cls.__name__}.save: {why}.")
 
 
-def _read(path: Path) -> tuple[dict, dict]:
+def _read(path: Path, cls) -> tuple[dict, dict]:
     try:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise _bad(path, f"it cannot be read as a .npz archive ({exc})") from None
+        raise _bad(cls, path, f"it cannot be read as a .npz archive ({exc})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise _bad(path, "it is a single .npy array, not a .npz archive")
+        raise _bad(cls, path, "it is a single .npy array, not a .npz archive")
     with archive:
         files = set(archive.files)
         if "metadata" not in files:
             if "matrix_original" in files:
                 raise _bad(
+                    cls,
                     path,
                     "it is the arrays.npz of a plasticsim result (plasticsim run); its "
                     "'matrix_original' (or 'matrix_noise', ...) can be passed to "
-                    "RateNetwork.from_matrix",
+                    f"{cls.__name__}.from_matrix",
                 )
-            raise _bad(path, f"it has no 'metadata' entry (entries: {sorted(files)})")
+            raise _bad(cls, path, f"it has no 'metadata' entry (entries: {sorted(files)})")
         try:
             meta = json.loads(str(archive["metadata"][()]))
         except (ValueError, TypeError) as exc:
-            raise _bad(path, f"its metadata is not valid JSON ({exc})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise _bad(path, f"its metadata format is {_get(meta, 'format')!r}, not {FORMAT!r}")
+            raise _bad(cls, path, f"its metadata is not valid JSON ({exc})") from None
+        if not isinstance(meta, dict) or meta.get("format") != cls._FORMAT:
+            raise _bad(
+                cls, path, f"its metadata format is {_get(meta, 'format')!r}, not {cls._FORMAT!r}"
+            )
         if meta.get("version") != VERSION:
             raise _bad(
+                cls,
                 path,
                 f"its format version is {meta.get('version')!r}; this plasticsim reads "
                 f"version {VERSION}",
             )
-        needed = list(_SYNAPSE_ARRAYS + _NEURON_ARRAYS)
-        if meta.get("noise_tau", 0) > 0:
-            needed.append("eta")
-        if meta.get("nonlinearity") == "relu":
-            needed.append("r")
-        if meta.get("center"):
-            needed.append("rsum")
+        needed = list(_SYNAPSE_ARRAYS) + cls._saved_neuron_names(meta)
         missing = [k for k in needed if k not in files]
         if missing:
-            raise _bad(path, f"entries {missing} are missing")
+            raise _bad(cls, path, f"entries {missing} are missing")
         arrays = {k: archive[k] for k in needed}
     return meta, arrays
 
@@ -154,98 +147,85 @@ def _get(meta, key):
     return meta.get(key) if isinstance(meta, dict) else None
 
 
-def _check_contents(path, meta: dict, arrays: dict) -> None:
-    keys = (
-        "n", "tau", "sigma", "noise_tau", "nonlinearity", "dt", "trace_dt", "trace_every",
-        "center", "name", "target", "seed", "generator", "t", "abscissa", "abscissa_check",
-    )  # fmt: skip
+def _check_contents(path, meta: dict, arrays: dict, cls) -> None:
+    keys = (*cls._META_KEYS, "seed", "generator", "t", *cls._CACHE_KEYS)
     missing = [k for k in keys if k not in meta]
     if missing:
-        raise _bad(path, f"metadata entries {missing} are missing")
+        raise _bad(cls, path, f"metadata entries {missing} are missing")
     n = meta["n"]
     if not isinstance(n, int) or n < 1:
-        raise _bad(path, f"metadata n == {n!r}, must be a positive integer")
+        raise _bad(cls, path, f"metadata n == {n!r}, must be a positive integer")
     m = arrays["pre"].shape
     for k in _SYNAPSE_ARRAYS:
         a = arrays[k]
         if a.ndim != 1 or a.shape != m:
-            raise _bad(path, f"{k} has shape {a.shape}, must be {m} like pre")
+            raise _bad(cls, path, f"{k} has shape {a.shape}, must be {m} like pre")
     for k in ("pre", "post"):
         a = arrays[k]
         if not np.issubdtype(a.dtype, np.integer) or (a.size and (a.min() < 0 or a.max() >= n)):
-            raise _bad(path, f"{k} must hold neuron indices in [0, {n})")
+            raise _bad(cls, path, f"{k} must hold neuron indices in [0, {n})")
     if arrays["status"].size and not np.all(
         (arrays["status"] >= LABILE) & (arrays["status"] <= PRUNED)
     ):
-        raise _bad(path, "status holds values other than LABILE, STABLE, PRUNED (0, 1, 2)")
+        raise _bad(cls, path, "status holds values other than LABILE, STABLE, PRUNED (0, 1, 2)")
     for k, a in arrays.items():
         if k in _SYNAPSE_ARRAYS:
             continue
         if a.shape != (n,):
-            raise _bad(path, f"{k} has shape {a.shape}, must be ({n},)")
+            raise _bad(cls, path, f"{k} has shape {a.shape}, must be ({n},)")
     for k in ("w", "sgn", *[k for k in arrays if k not in _SYNAPSE_ARRAYS]):
         if not np.issubdtype(arrays[k].dtype, np.floating) or not np.all(np.isfinite(arrays[k])):
-            raise _bad(path, f"{k} must be finite float64 values")
+            raise _bad(cls, path, f"{k} must be finite float64 values")
 
 
 def load(cls, path, *, target=None):
-    """Implementation of :meth:`RateNetwork.load` (documented there)."""
-    from . import network as _network
+    """Implementation of ``load`` of every online network (documented there).
+
+    The class rebuilds itself from the checked metadata and arrays (``_from_saved``).
+    """
+    from . import _core
     from ._inputs import TARGETS
 
     path = _path(path)
     if target is not None:
         check_choice("target", target, TARGETS)
-    meta, arrays = _read(path)
-    _check_contents(path, meta, arrays)
+    meta, arrays = _read(path, cls)
+    _check_contents(path, meta, arrays, cls)
     target = meta["target"] if target is None else target
     check_choice("target", target, TARGETS)
     state = meta["generator"]
     bitgen = getattr(np.random, str(state.get("bit_generator")), None)
     if not (isinstance(bitgen, type) and issubclass(bitgen, np.random.BitGenerator)):
-        raise _bad(path, f"unknown bit generator {state.get('bit_generator')!r}")
+        raise _bad(cls, path, f"unknown bit generator {state.get('bit_generator')!r}")
     gen = np.random.Generator(bitgen())
     try:
         gen.bit_generator.state = state
     except (TypeError, ValueError, KeyError) as exc:
-        raise _bad(path, f"the generator state cannot be restored ({exc})") from None
+        raise _bad(cls, path, f"the generator state cannot be restored ({exc})") from None
 
-    _network._check_device()
-    codeobj = _network._codeobj_class(target)
-
-    def time(key):
-        return Quantity(float(meta[key]), dim=second.dim)
-
-    opts = {
-        "tau": time("tau"),
-        "sigma": float(meta["sigma"]),
-        "noise_tau": time("noise_tau"),
-        "relu": meta["nonlinearity"] == "relu",
-        "dt": time("dt"),
-        "target": target,
-        "trace_dt": time("trace_dt"),
-        "every": int(meta["trace_every"]),
-        "center": bool(meta["center"]),
-        "name": str(meta["name"]),
-    }
+    _core.check_device()
+    codeobj = _core.codeobj_class(target)
     neurons = {k: v.astype(np.float64) for k, v in arrays.items() if k not in _SYNAPSE_ARRAYS}
     synapses = {
         "w": arrays["w"].astype(np.float64),
         "sgn": arrays["sgn"].astype(np.float64),
         "status": arrays["status"].astype(np.int32),
     }
-    net = cls._assemble(
-        opts,
+    net = cls._from_saved(
+        meta,
         codeobj,
-        int(meta["seed"]),
+        target,
         gen,
-        meta["n"],
         arrays["pre"].astype(np.int64),
         arrays["post"].astype(np.int64),
         neurons,
         synapses,
     )
     net._net.t_ = float(meta["t"])
-    net._abscissa = None if meta["abscissa"] is None else float(meta["abscissa"])
-    net._abscissa_check = meta["abscissa_check"]
+    net._load_cache(meta)
     return net
+
+
+def seconds(meta: dict, key: str) -> Quantity:
+    """A time of the metadata (seconds) as a Brian2 quantity."""
+    return Quantity(float(meta[key]), dim=second.dim)

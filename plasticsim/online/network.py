@@ -957,6 +957,68 @@ class RateNetwork(SynapticNetwork):
 
     # ------------------------------------------------------------------ save / load
 
+    _FORMAT = _persist.FORMAT
+    _META_KEYS = (
+        "n", "tau", "sigma", "noise_tau", "nonlinearity", "dt", "trace_dt", "trace_every",
+        "center", "name", "target",
+    )  # fmt: skip
+    _CACHE_KEYS = ("abscissa", "abscissa_check")
+
+    def _saved_meta(self) -> dict:
+        return {
+            "tau": float(self._tau),
+            "sigma": float(self._sigma),
+            "noise_tau": float(self._noise_tau),
+            "nonlinearity": "relu" if self._relu else None,
+            "dt": float(self._dt),
+            "trace_dt": float(self._trace_dt),
+            "trace_every": int(self._trace_every),
+            "center": bool(self._center),
+            "name": self._name,
+            "target": self._target,
+        }
+
+    def _saved_cache(self) -> dict:
+        return {"abscissa": self._abscissa, "abscissa_check": self._abscissa_check}
+
+    def _load_cache(self, meta: dict) -> None:
+        self._abscissa = None if meta["abscissa"] is None else float(meta["abscissa"])
+        self._abscissa_check = meta["abscissa_check"]
+
+    def _saved_neurons(self) -> dict:
+        G = self._G
+        names = ["leak", "bias", "x"] + [v for v in ("eta", "r", "rsum") if v in G.variables]
+        return {name: G.variables[name].get_value().copy() for name in names}
+
+    @classmethod
+    def _saved_neuron_names(cls, meta: dict) -> list:
+        names = ["leak", "bias", "x"]
+        if meta.get("noise_tau", 0) > 0:
+            names.append("eta")
+        if meta.get("nonlinearity") == "relu":
+            names.append("r")
+        if meta.get("center"):
+            names.append("rsum")
+        return names
+
+    @classmethod
+    def _from_saved(cls, meta, codeobj, target, gen, pre, post, neurons, synapses):
+        opts = {
+            "tau": _persist.seconds(meta, "tau"),
+            "sigma": float(meta["sigma"]),
+            "noise_tau": _persist.seconds(meta, "noise_tau"),
+            "relu": meta["nonlinearity"] == "relu",
+            "dt": _persist.seconds(meta, "dt"),
+            "target": target,
+            "trace_dt": _persist.seconds(meta, "trace_dt"),
+            "every": int(meta["trace_every"]),
+            "center": bool(meta["center"]),
+            "name": str(meta["name"]),
+        }
+        return cls._assemble(
+            opts, codeobj, int(meta["seed"]), gen, meta["n"], pre, post, neurons, synapses
+        )
+
     def save(self, path) -> None:
         """Write the network to one ``.npz`` file, to continue later bit for bit.
 

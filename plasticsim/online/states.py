@@ -22,6 +22,7 @@ __all__ = [
     "SynapseStates",
     "SleepReport",
     "WakeRecord",
+    "SpikingWakeRecord",
 ]
 
 
@@ -82,6 +83,33 @@ class WakeRecord(NamedTuple):
     seed: int
 
 
+class SpikingWakeRecord(NamedTuple):
+    """What :meth:`SpikingNetwork.wake` recorded.
+
+    Attributes
+    ----------
+    t : brian2 Quantity of shape (n_times,)
+        Times of the rate samples (network time, so successive epochs continue).
+    rates : brian2 Quantity of shape (n_times, n_recorded)
+        The low-pass filtered spike trains ``r`` (Hz) of the recorded neurons.
+    spike_i : ndarray of int, shape (n_spikes,)
+        Neuron of every spike (empty unless spikes were recorded).
+    spike_t : brian2 Quantity of shape (n_spikes,)
+        Time of every spike.
+    firing_rates : brian2 Quantity of shape (n,)
+        Each neuron's spike count over the wake divided by its duration.
+    seed : int
+        Brian2 seed of the epoch's noise.
+    """
+
+    t: object
+    rates: object
+    spike_i: np.ndarray
+    spike_t: object
+    firing_rates: object
+    seed: int
+
+
 @dataclass(frozen=True, eq=False)
 class SleepReport:
     """What one :meth:`RateNetwork.sleep` epoch measured and decided.
@@ -137,6 +165,9 @@ class SleepReport:
     n_neurons : int
     wall_time : float
         Wall-clock seconds of the whole epoch.
+    drive_change : ndarray of float64, shape (n,), or None
+        :class:`SpikingNetwork`: change of each neuron's constant drive ``mu`` in mV (its
+        homeostasis; ``leak_change`` is then 0). ``None`` for a :class:`RateNetwork`.
     excitability : brian2.TimedArray or None
         The leak factors ``g(t - t_0)`` of a sleep with an excitability schedule
         (``leak_eff = leak * g``, from the start ``t_0`` of the epoch), else ``None``.
@@ -164,6 +195,7 @@ class SleepReport:
     leak_change: np.ndarray
     n_neurons: int
     wall_time: float
+    drive_change: np.ndarray | None = None
     excitability: object = None
 
     @property
