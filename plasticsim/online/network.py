@@ -376,8 +376,9 @@ class RateNetwork(SynapticNetwork):
             :meth:`sleep` decides every synapse on its own (``symmetric="auto"`` is
             ``False``, ``symmetric=True`` an error): a synapse has no unique reverse
             partner. The matched leak change is per synapse (``sum |w|`` over the
-            synapses, equal to ``|A_ij|`` when a pair's synapses share a sign). Without
-            ``multapses`` a repeated pair is an error.
+            synapses, equal to ``|A_ij|`` when a pair's synapses share a sign), and
+            ``sleep(min_kept=...)`` counts synapses, not pairs. Without ``multapses`` a
+            repeated pair is an error.
 
         Returns
         -------
