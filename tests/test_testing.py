@@ -637,6 +637,8 @@ SMALL = {
     "dale": ["network.params.n_exc=32", "network.params.n_inh=8"],
     "from_file": [],
     "rectified": ["network.params.sizes=[20, 10, 15]", "online.sleep=20.0", "online.burn_in=5.0"],
+    "multapses": ["network.params.sizes=[10, 10]", "online.sleep=20.0"],
+    "sweeps": ["network.params.n_exc=32", "network.params.n_inh=8", "online.sleep=20.0"],
     "sleep_cycles": [
         "network.params.sizes=[20, 10, 15]",
         "online.sleep=15.0",
