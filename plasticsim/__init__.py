@@ -38,16 +38,21 @@ __version__ = "0.1.0"
 
 # The online simulator imports Brian2 (~2 s); load it only when one of its names is used.
 _ONLINE = (
+    "EpochRecord",
     "LABILE",
+    "LearnReport",
     "PRUNED",
     "STABLE",
     "RateNetwork",
+    "SleepEpoch",
     "SleepReport",
     "SpikingNetwork",
     "SpikingWakeRecord",
     "SynapseState",
     "SynapseStates",
+    "WakeEpoch",
     "WakeRecord",
+    "pattern_completion",
 )
 
 # Linear-response theory of LIF networks (plasticsim.spiking) uses Brian2's units: lazy too.
@@ -79,7 +84,9 @@ def __dir__():
 
 
 __all__ = [
+    "EpochRecord",
     "LABILE",
+    "LearnReport",
     "LinearResponse",
     "ModelError",
     "OperatingPoint",
@@ -88,6 +95,7 @@ __all__ = [
     "RateNetwork",
     "Results",
     "STABLE",
+    "SleepEpoch",
     "SleepReport",
     "SpectralComparison",
     "SpikingNetwork",
@@ -96,6 +104,7 @@ __all__ = [
     "SynapseStates",
     "Trajectory",
     "TrajectoryError",
+    "WakeEpoch",
     "WakeRecord",
     "compare_spectra",
     "control_probabilities",
@@ -113,6 +122,7 @@ __all__ = [
     "noise_covariance",
     "noise_prune",
     "operating_point",
+    "pattern_completion",
     "pruning_probabilities",
     "quadratic_form_range",
     "run_model",

@@ -253,6 +253,46 @@ def summary_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def lifetime_table(record: dict) -> str:
+    """A text table of the lifetimes of a run, one row per sleep rule (mean over repeats)."""
+    from .plotting import LIFETIME_STYLE
+
+    header = (
+        "sleep rule",
+        "synapses (end)",
+        "max",
+        "recall (end)",
+        "recall change/sleep",
+        "eig change/sleep",
+    )
+    rows = [header]
+    for rule, e in record["summary"].items():
+        rows.append(
+            (
+                LIFETIME_STYLE.get(rule, (rule,))[0],
+                f"{e['synapses_final']:.1f}",
+                str(e["synapses_max"]),
+                _fmt(e["completion_final"]),
+                f"{e['completion_change_per_sleep']:+.3f}",
+                _fmt(e["eigenvalue_error_per_sleep"]),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += [
+        f"lifetimes: {record['repeats']} repeat(s) per rule; recall: pattern completion;",
+        "eig change/sleep: largest relative change of an eigenvalue in a sleep (mean).",
+    ]
+    return "\n".join(lines)
+
+
 def _describe(metrics: dict, path: Path | None) -> str:
     net = metrics["network"]
     model = metrics["model"]
@@ -271,6 +311,8 @@ def _describe(metrics: dict, path: Path | None) -> str:
         "error of the m slowest modes; traj err: mean relative trajectory error under",
         "identical noise ('-' where not computed).",
     ]
+    if "lifetime" in metrics:
+        lines += ["", lifetime_table(metrics["lifetime"])]
     if "not_computed" in metrics:
         lines += [
             "groups: connected groups of neurons after pruning; isolated: neurons left",

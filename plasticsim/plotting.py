@@ -25,6 +25,7 @@ __all__ = [
     "plot_spectra",
     "plot_trajectory_errors",
     "plot_online_states",
+    "plot_lifetime",
     "plot_trace_scores",
     "trace_ratio_summary",
     "result_figures",
@@ -40,6 +41,13 @@ METHOD_STYLE = {
     "magnitude": ("magnitude control", "C1"),
 }
 _STATE_COLOURS = {"LABILE": "C1", "STABLE": "C0", "PRUNED": "0.8"}
+#: Label and colour of each sleep rule of a lifetime.
+LIFETIME_STYLE = {
+    "noise": ("noise-prune sleep", "C0"),
+    "weight": ("weight-based pruning", "C3"),
+    "uniform": ("random pruning", "C7"),
+    "none": ("sleep without pruning", "C1"),
+}
 
 
 def _style(name: str) -> tuple[str, str]:
@@ -691,6 +699,64 @@ def plot_online_states(counts, *, title=None) -> Figure:
     return fig
 
 
+def plot_lifetime(kind, rules, synapses, completion, leak, slowest, *, title=None) -> Figure:
+    """A lifetime per sleep rule: synapses, recall, mean leak and slowest eigenvalues.
+
+    Parameters
+    ----------
+    kind : ndarray of shape (n_epochs,)
+        0 for the start, 1 after a wake, 2 after a sleep.
+    rules : list of str
+        The sleep rules (first axis of the other arrays).
+    synapses, leak : ndarray of shape (n_rules, n_repeats, n_epochs)
+    completion : ndarray of shape (n_rules, n_repeats, n_epochs, K)
+        Pattern completion of each pattern (averaged over patterns here).
+    slowest : ndarray of shape (n_rules, n_repeats, n_epochs, m)
+        The ``m`` slowest eigenvalues (real parts).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Mean over the repeats, with a band of one standard deviation; wake epochs shaded.
+    """
+    kind = np.asarray(kind)
+    x = np.arange(kind.size)
+    fig = Figure(figsize=(11, 7), layout="constrained")
+    axes = fig.subplots(2, 2, sharex=True).ravel()
+    panels = (
+        (np.asarray(synapses, dtype=float), "synapses"),
+        (np.asarray(completion).mean(axis=3), "pattern completion (recall)"),
+        (np.asarray(leak), "mean leak (1/tau)"),
+    )
+    for q, rule in enumerate(rules):
+        label, colour = LIFETIME_STYLE.get(rule, (rule, None))
+        for ax, (values, _) in zip(axes, panels, strict=False):
+            mean, sd = values[q].mean(axis=0), values[q].std(axis=0)
+            ax.plot(x, mean, "o-", color=colour, label=label, ms=3)
+            ax.fill_between(x, mean - sd, mean + sd, color=colour, alpha=0.15, lw=0)
+        lam = np.asarray(slowest)[q].mean(axis=0)  # (n_epochs, m)
+        for j in range(lam.shape[1]):
+            axes[3].plot(
+                x,
+                lam[:, j],
+                "-",
+                color=colour,
+                lw=1.2 if j == 0 else 0.7,
+                label=label if j == 0 else None,
+            )
+    for ax, (_, ylabel) in zip(
+        axes, (*panels, (None, "slowest eigenvalues (1/tau)")), strict=True
+    ):
+        for i in np.flatnonzero(kind == 1):
+            ax.axvspan(i - 0.5, i + 0.5, color="0.92", lw=0)
+        ax.set_ylabel(ylabel)
+    for ax in axes[2:]:
+        ax.set_xlabel("epoch (shaded: learning wake; others: sleep)")
+    axes[0].legend(fontsize="small")
+    fig.suptitle(title or "a lifetime of wake and sleep (mean ± sd over repeats)")
+    return fig
+
+
 def trace_ratio_summary(estimated, exact, expected=None) -> dict:
     """Agreement of trace estimates with the exact scores, and the predicted time-step bias.
 
@@ -915,6 +981,16 @@ def result_figures(results) -> dict:
     if "online_state_counts" in arrays:
         figs["online_states"] = plot_online_states(
             arrays["online_state_counts"], title=f"{name}: synapse states over sleep epochs"
+        )
+    if "lifetime_synapses" in arrays:
+        figs["lifetime"] = plot_lifetime(
+            arrays["lifetime_kind"],
+            metrics["lifetime"]["rules"],
+            arrays["lifetime_synapses"],
+            arrays["lifetime_completion"],
+            arrays["lifetime_mean_leak"],
+            arrays["lifetime_slowest"],
+            title=f"{name}: a lifetime of learning wakes and pruning sleeps (mean ± sd)",
         )
     if "online_scores_estimated" in arrays:
         epochs = metrics.get("online", {}).get("epochs", [{}])

@@ -37,6 +37,13 @@ REDUCED = {
     "sweeps": ["network.params.n_exc=24", "network.params.n_inh=6", *ONLINE_FAST],
     "multapses": ["network.params.sizes=[8, 8]", *ONLINE_FAST],
     "clustered_huge": [],  # sparse: its own test below
+    "lifetime": [
+        "lifetime.cycles=1",
+        "lifetime.wake=3.0",
+        "lifetime.sleep=4.0",
+        "lifetime.burn_in=1.0",
+        'lifetime.rules=["noise"]',
+    ],
 }
 #: A reduced clustered_huge: 3,000 neurons in 3 clusters, still sparse and sketched.
 HUGE_REDUCED = [
@@ -107,10 +114,17 @@ def test_shipped_model_runs_end_to_end(name, tmp_path):
         for m in methods:
             assert z[f"matrix_{m}"].shape == (n, n)
     expected = FIGURES | (ONLINE_FIGURES if "online" in methods else set())
+    if model["lifetime"]["enabled"]:  # no pruning method, spectra nor dynamics: lifetimes
+        expected = {"structure", "lifetime"}
     assert {p.stem for p in out.glob("*.png")} == expected
     for png in out.glob("*.png"):
         assert_valid_png(png, min_bytes=2_000)
-    assert {"matrix_original", "covariance", "probabilities", "eigenvalues_original"} <= arrays
+    assert {"matrix_original", "covariance", "probabilities"} <= arrays
+    if methods:
+        assert "eigenvalues_original" in arrays
+    if model["lifetime"]["enabled"]:
+        assert {"lifetime_synapses", "lifetime_completion"} <= arrays
+        assert "sleep rule" in proc.stdout  # the lifetime table
     # stdout: the summary, with every method and where the results are
     assert f"results  {out}/" in proc.stdout
     assert "slowest-" in proc.stdout

@@ -79,7 +79,7 @@ _METHOD |= {"uniform": "uniform", "magnitude": "magnitude"}
 
 
 @pytest.mark.parametrize(
-    "name", sorted(set(shipped_models()) - {"clustered_large", "clustered_huge"})
+    "name", sorted(set(shipped_models()) - {"clustered_large", "clustered_huge", "lifetime"})
 )
 def test_shipped_descriptions_quote_their_own_runs(name):
     """Every number a description quotes is what the model gives, at its real size.
@@ -89,7 +89,8 @@ def test_shipped_descriptions_quote_their_own_runs(name):
     numbers are quoted too but not rerun (the Brian2 sleeps at full size take minutes);
     switching the online stage off changes no other stage's numbers (own random
     streams). clustered_large and clustered_huge take minutes: their numbers are checked
-    by hand.
+    by hand. lifetime prunes no matrix (its lifetimes take minutes; its claims are tested
+    in tests/test_lifetime.py).
     """
     model = load_model(name)
     text = " ".join(model.config["description"].split())
@@ -365,9 +366,7 @@ def test_stationary_draws_have_the_chains_covariance():
     from plasticsim.experiment._online import _stationary_draw
     from plasticsim.experiment._run import _Run
 
-    model = load_model(
-        small(neurons={"bias": 0.5}, online={"dt": 0.01, "start": "stationary"})
-    )
+    model = load_model(small(neurons={"bias": 0.5}, online={"dt": 0.01, "start": "stationary"}))
     run = _Run(model, 7, experiment.NoProgress())
     run.network()
     A = run.A

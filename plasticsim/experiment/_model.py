@@ -70,7 +70,7 @@ def resolve_model(ref) -> Path:
     >>> resolve_model("clusterd")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: no model file 'clusterd' and no shipped model of that name (shipped: asymmetric, clustered, clustered_huge, clustered_large, dale, from_file, rectified, sleep_cycles); did you mean 'clustered'?
+    FileNotFoundError: no model file 'clusterd' and no shipped model of that name (shipped: asymmetric, clustered, clustered_huge, clustered_large, dale, from_file, lifetime, rectified, sleep_cycles); did you mean 'clustered'?
     """  # noqa: E501
     path = Path(ref)
     if path.is_file():
@@ -178,7 +178,7 @@ def load_model(model, *, overrides=()) -> Model:
     >>> load_model({"network": {"generator": "clustered"}, "pruning": {"densty": 0.1}})
     Traceback (most recent call last):
     ...
-    plasticsim.experiment.ModelError: <dict>: unknown key 'pruning.densty' (allowed in [pruning]: density, k, diagonal, offline, online, controls, method, eps); did you mean 'pruning.density'?
+    plasticsim.experiment.ModelError: <dict>: unknown key 'pruning.densty' (allowed in [pruning]: density, k, diagonal, offline, online, controls, method, eps, min_kept); did you mean 'pruning.density'?
     """  # noqa: E501
     if isinstance(model, Model):
         data, base, source = _plain_copy(model.config), model.base_dir, model.source

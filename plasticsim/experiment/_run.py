@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .._validation import check_rng, is_sparse, spectral_abscissa
+from ._lifetime import _run_lifetime
 from ._model import Model, _plain_copy, load_model
 from ._network import _build_network, _kept_fraction, fragments
 from ._online import _run_online
@@ -37,7 +38,17 @@ log = logging.getLogger(__package__)  # one logger for the package: plasticsim.e
 
 #: Stages that draw random numbers; each gets its own child SeedSequence, in this order.
 #: Append new stages at the end so that existing seeds never change.
-_STAGES = ("network", "noise", "weight", "uniform", "magnitude", "online", "dynamics", "inputs")
+_STAGES = (
+    "network",
+    "noise",
+    "weight",
+    "uniform",
+    "magnitude",
+    "online",
+    "dynamics",
+    "inputs",
+    "lifetime",
+)
 
 
 def _stage_seeds(seed: int) -> dict[str, int]:
@@ -210,6 +221,11 @@ class _Run:
         self.extra["online"] = record
         self.arrays.update(arrays)
         self._method("online", B, None, k=record["epochs"][-1]["k"])
+
+    def lifetime(self):
+        record, arrays = _run_lifetime(self)
+        self.extra["lifetime"] = record
+        self.arrays.update(arrays)
 
     def _method(self, name: str, B: np.ndarray, P, **extra):
         self.matrices[name] = B
@@ -404,7 +420,7 @@ def run_model(model, *, out=None, rng=None, force=False, overrides=(), progress=
         _check_target(Path(out), force)
     seed = check_rng(model.config["seed"] if rng is None else rng)[0]
     progress = LogProgress() if progress is None else progress
-    if model.config["pruning"]["online"]:
+    if model.config["pruning"]["online"] or model.config["lifetime"]["enabled"]:
         # Import Brian2 first: on import it routes Python warnings to its logger
         # (logging.captureWarnings), which would bypass the recording below.
         from .. import online  # noqa: F401
@@ -437,10 +453,12 @@ def _execute(model: Model, seed: int, progress) -> Results:
     if cfg["pruning"]["online"]:
         run.online()
     run.controls()
+    if cfg["lifetime"]["enabled"]:
+        run.lifetime()
     run.matrices = {m: run.matrices[m] for m in METHODS if m in run.matrices}
-    if cfg["evaluation"]["spectra"]:
+    if cfg["evaluation"]["spectra"] and run.matrices:
         run.spectra()
-    if cfg["evaluation"]["dynamics"]["enabled"]:
+    if cfg["evaluation"]["dynamics"]["enabled"] and run.matrices:
         run.dynamics()
     run.timings["total"] = time.perf_counter() - t0
     config = _plain_copy(cfg)

@@ -321,6 +321,38 @@ _ONLINE = {
     "multapse_spread": _F("spread of the multapses' shares of a synapse", 0.0, ge=0, le=0.9),
     "excitability": _Table("excitability sweeps during sleep (up/down states)", _EXCITABILITY),
 }
+_LIFE_RULES = ("noise", "weight", "uniform", "none")
+_LIFETIME = {
+    "enabled": _Bool("run lifetimes of learning wakes and pruning sleeps", False),
+    "cycles": _I("wake/sleep cycles of each lifetime", 4, ge=1),
+    "wake": _F("duration of each learning wake (units of tau)", 20.0, gt=0),
+    "sleep": _F("duration of each sleep, burn-in included (units of tau)", 20.0, gt=0),
+    "burn_in": _F("unmeasured start of each sleep (units of tau; default: 5 x slowest)", ge=0),
+    "patterns": _I("number of input patterns (disjoint groups of neurons)", 3, ge=1),
+    "pattern_size": _I("neurons per pattern", 10, ge=2),
+    "present": _F("how long each pattern is shown (units of tau)", 5.0, gt=0),
+    "amplitude": _F("input on a pattern's neurons", 1.0, gt=0),
+    "eta": _F("learning rate (per tau)", 0.05, gt=0),
+    "decay": _F("weight decay of the Hebbian rule", 1.0, ge=0),
+    "budget": _I("most new synapses per wake", 40, ge=0),
+    "w_new": _F("weight of a new synapse", 0.05, gt=0),
+    "threshold": _F("co-activity a pair needs for a new synapse", 0.1),
+    "homeostasis_dt": _F(
+        "interval of the homeostatic leak updates (units of tau; default: every learning "
+        "step, online.trace_dt)",
+        gt=0,
+    ),
+    "relabile": _F("probability that a stable synapse is decided again", 0.5, ge=0, le=1),
+    "rules": _List(
+        "sleep rules compared",
+        _Choice("", _LIFE_RULES),
+        ("noise", "weight", "uniform"),
+        unique=True,
+        min_len=1,
+    ),
+    "repeats": _I("independent lifetimes per rule", 1, ge=1),
+    "cue_fraction": _F("part of each pattern cued by the recall test", 0.5, gt=0, le=0.95),
+}
 _DYNAMICS = {
     "enabled": _Bool("simulate", True),
     "trials": _I("independent noise realisations", 10, ge=1),
@@ -358,6 +390,7 @@ SCHEMA = _Table(
         "noise": _Table("the noise that probes the network", _NOISE),
         "pruning": _Table("what prunes the network", _PRUNING),
         "online": _Table("the online simulator and its sleep/wake schedule", _ONLINE),
+        "lifetime": _Table("lifetimes of learning wakes and pruning sleeps", _LIFETIME),
         "evaluation": _Table("how pruned networks are compared", _EVALUATION),
         "output": _Table("what is written", _OUTPUT),
     },
@@ -463,8 +496,25 @@ def _cross_checks(cfg: dict) -> list:
                 f"density={pr['density']!r}, k={pr['k']!r}.",
             )
         )
-    if not (pr["offline"] or pr["online"] or pr["controls"]):
+    life = cfg["lifetime"]
+    if not (pr["offline"] or pr["online"] or pr["controls"] or life["enabled"]):
         add(("pruning", "pruning.offline and pruning.online are false, no controls: no method."))
+    if life["enabled"] and pr["density"] is None:
+        add(
+            (
+                "pruning.density",
+                "lifetime.enabled == true needs pruning.density (the fraction of the "
+                "candidates each sleep keeps, for every rule); pruning.k is not comparable "
+                "across rules.",
+            )
+        )
+    if life["enabled"] and life["burn_in"] is not None and life["burn_in"] >= life["sleep"]:
+        add(
+            (
+                "lifetime.burn_in",
+                f"lifetime.burn_in == {life['burn_in']!r}, must be < lifetime.sleep.",
+            )
+        )
     if on["dt"] > on["sleep"]:
         add(("online.dt", f"online.dt == {on['dt']!r}, must be <= online.sleep."))
     if on["trace_dt"] is not None:

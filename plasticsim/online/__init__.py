@@ -13,6 +13,8 @@ structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
 """
 
 from .. import _brian  # noqa: F401  (first: Brian2 without its exception hook)
+from ._learning import LearnReport
+from ._lifetime import EpochRecord, SleepEpoch, WakeEpoch, pattern_completion
 from ._schedule import UpDown
 from .network import RateNetwork
 from .spiking import SpikingNetwork
@@ -28,6 +30,11 @@ from .states import (
 )
 
 __all__ = [
+    "EpochRecord",
+    "LearnReport",
+    "SleepEpoch",
+    "WakeEpoch",
+    "pattern_completion",
     "LABILE",
     "PRUNED",
     "STABLE",

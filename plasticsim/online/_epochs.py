@@ -22,7 +22,7 @@ from brian2.core.network import TextReport
 from brian2.groups.group import CodeRunner
 
 from .._validation import check_choice, check_density, check_integer, check_positive
-from . import _model, _rollback
+from . import _model, _rollback, _rules
 from ._decisions import decide as _decide
 from ._decisions import (
     decision_units,
@@ -199,10 +199,12 @@ def sleep(
     report_period,
     min_kept=0,
     excitability=None,
+    rule="noise",
 ) -> SleepReport:
     """Implementation of :meth:`RateNetwork.sleep` (documented there), shared by every
     ``_core.SynapticNetwork``."""
     wall0 = time.perf_counter()
+    rule = _rules.check_rule(rule)
     duration = _model.check_time("duration", duration)
     if burn_in is not None:
         burn_in = _model.check_time("burn_in", burn_in, allow_zero=True)
@@ -316,6 +318,7 @@ def sleep(
         unit_scores = scores[reps]
         if sym:
             unit_scores = 0.5 * (unit_scores + scores[partner[reps]])
+        unit_scores = _rules.unit_scores_for(rule, unit_scores, w, reps)  # baselines
         del partner
         candidate_unit = status[reps] == LABILE
         k_used = k

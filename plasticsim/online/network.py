@@ -27,7 +27,17 @@ from brian2 import (
 from brian2.groups.group import CodeRunner
 
 from .._validation import STREAM_ONLINE, check_rng
-from . import _checks, _core, _epochs, _inputs, _model, _persist, _schedule
+from . import (
+    _checks,
+    _core,
+    _epochs,
+    _inputs,
+    _learning,
+    _lifetime,
+    _model,
+    _persist,
+    _schedule,
+)
 from ._core import SynapticNetwork
 from ._decisions import weights_symmetric
 from .states import (
@@ -784,6 +794,7 @@ class RateNetwork(SynapticNetwork):
         report_period=10 * second,
         min_kept=0,
         excitability=None,
+        rule="noise",
     ) -> SleepReport:
         r"""One sleep epoch: noise on, inputs off, local traces, then the decisions.
 
@@ -861,6 +872,11 @@ class RateNetwork(SynapticNetwork):
             anything runs, at frozen times: stability with every leak at its smallest
             factor, the Euler step at its largest (each one eigen-decomposition up to
             2,000 neurons). ``report.excitability`` keeps the schedule.
+        rule : {"noise", "weight", "uniform"}, default="noise"
+            What ``p = min(1, k s)`` is computed from: the traces (the rule), or a
+            baseline at the same ``density`` with the same decisions, reweighting and
+            matched leak: ``s = |w|`` (``"weight"``) or ``s = 1`` (``"uniform"``). The
+            traces are measured (and reported) whatever the rule.
 
         Returns
         -------
@@ -954,6 +970,7 @@ class RateNetwork(SynapticNetwork):
             report_period=report_period,
             min_kept=min_kept,
             excitability=excitability,
+            rule=rule,
         )
 
     # ------------------------------------------------------------------ save / load
@@ -1145,6 +1162,181 @@ class RateNetwork(SynapticNetwork):
             record_dt=record_dt,
             report=report,
             report_period=report_period,
+        )
+
+    def learn(
+        self,
+        duration,
+        *,
+        patterns,
+        present,
+        amplitude=1.0,
+        eta=0.1,
+        decay=1.0,
+        w_max=np.inf,
+        budget=0,
+        w_new=0.05,
+        threshold=0.0,
+        sigma=None,
+        homeostasis_dt=None,
+        report=None,
+        report_period=10 * second,
+    ):
+        r"""A learning wake: inputs drive the network and the synapses grow Hebbian.
+
+        The ``patterns`` are presented in turn, each for ``present``, as the external
+        input ``u = amplitude * patterns[k]``; every synapse follows, on the trace clock
+        (every ``trace_dt``),
+
+        .. math:: \frac{d|w|}{ds} = \eta\,(r_{post} r_{pre} - \mathrm{decay}\,|w|),
+                  \qquad 0 \le |w| \le w_{max},
+
+        with its sign fixed (``s = t / tau``); after every learning step (every
+        ``homeostasis_dt``) each neuron's leak changes by the change of its total
+        absolute input (the matched diagonal), so every neuron's slack ``leak - sum |w|``
+        is kept. At the end, up to ``budget`` new LABILE synapses of weight ``w_new``
+        are created between the most co-active unconnected pairs
+        (``mean_t r_i r_j > threshold``). No decisions: pruning is sleep's
+        (``plasticsim/online/_learning.py`` has the rationale).
+
+        Parameters
+        ----------
+        duration : brian2 time
+        patterns : array_like of shape (K, n) or (n,)
+            Input patterns (DESIGN units, added to ``A x + b``).
+        present : brian2 time
+            How long each pattern is shown (a multiple of ``dt``); the patterns cycle.
+        amplitude : float, default=1.0
+        eta : float > 0, default=0.1
+            Learning rate per ``tau``.
+        decay : float >= 0, default=1.0
+            Weight decay: without co-activity ``|w|`` relaxes to 0 over ``tau / (eta decay)``;
+            with it to ``<r_post r_pre> / decay``.
+        w_max : float > 0, default=inf
+            Cap of ``|w|``.
+        budget : int >= 0, default=0
+            Most new synapses of the epoch (a symmetric network's pairs count twice).
+        w_new : float > 0, default=0.05
+            Weight of a new synapse (excitatory; only from neurons without a negative
+            synapse out, Dale's law).
+        threshold : float, default=0.0
+            Co-activity a pair needs for a new synapse.
+        sigma : float >= 0, default=None
+            Noise amplitude during the epoch (default: the network's ``sigma``).
+        homeostasis_dt : brian2 time, default=None
+            Interval of the leak updates, a multiple of ``dt`` (default ``trace_dt``:
+            after every learning step, so the slack is exact at every step). Applied
+            within the run by a Brian2 ``NetworkOperation`` (``O(n + m)`` per update).
+        report, report_period
+            As in :meth:`sleep`.
+
+        Returns
+        -------
+        plasticsim.online.LearnReport
+
+        Raises
+        ------
+        TypeError, ValueError
+            For invalid arguments, before anything is simulated.
+        KeyboardInterrupt
+            Ctrl-C: the network is restored as it was before the call (as :meth:`sleep`).
+
+        Notes
+        -----
+        Cost: ``O(n + m)`` per step, plus ``O(m)`` per learning step (every ``trace_dt``),
+        ``O(n)`` memory per sample for the rates of the growth step (``budget > 0``) and
+        ``O(c T)`` for the co-activity of ``c`` candidate pairs over ``T`` samples (every
+        absent pair up to 10^6 of them, else a uniform sample of 10^6).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from brian2 import ms
+        >>> A = -1.1 * np.eye(4) + 0.05 * (np.ones((4, 4)) - np.eye(4))
+        >>> net = RateNetwork.from_matrix(A, sigma=0.1, dt=0.5 * ms, target="numpy", rng=0)
+        >>> rep = net.learn(50 * ms, patterns=[[1.0, 1.0, 0.0, 0.0]], present=50 * ms)
+        >>> W = net.matrix
+        >>> bool(W[0, 1] > 0.05 > W[2, 3])  # the co-active pair grew, the silent one decayed
+        True
+        >>> slack = -np.diag(W) - (np.abs(W).sum(1) - np.abs(np.diag(W)))
+        >>> bool(np.allclose(slack, 1.1 - 3 * 0.05))  # the homeostatic leak kept the slack
+        True
+        """
+        return _learning.learn(
+            self,
+            duration,
+            patterns=patterns,
+            present=present,
+            amplitude=amplitude,
+            eta=eta,
+            decay=decay,
+            w_max=w_max,
+            budget=budget,
+            w_new=w_new,
+            threshold=threshold,
+            sigma=sigma,
+            homeostasis_dt=homeostasis_dt,
+            report=report,
+            report_period=report_period,
+        )
+
+    def live(self, schedule, *, patterns=None, cue_fraction=0.5, slowest=5):
+        """A lifetime: run a schedule of learning wakes and pruning sleeps, measuring each.
+
+        Parameters
+        ----------
+        schedule : sequence of WakeEpoch and SleepEpoch
+            Run in order: a :class:`~plasticsim.online.WakeEpoch` is :meth:`learn`, a
+            :class:`~plasticsim.online.SleepEpoch` is :meth:`sleep` (``rule`` "noise",
+            "weight", "uniform", or "none": no decisions).
+        patterns : array_like of shape (K, n), default=None
+            The patterns the task measure is computed for; by default every distinct
+            pattern of the wakes.
+        cue_fraction : float in (0, 1), default=0.5
+            Part of each pattern's support that is cued (:func:`pattern_completion`).
+        slowest : int >= 0, default=5
+            Eigenvalues recorded (exact up to 2,000 neurons, else
+            :func:`plasticsim.spectra.slowest_eigenvalues`).
+
+        Returns
+        -------
+        list of EpochRecord
+            One for the start (epoch 0) and one after each epoch: synapse counts, mean
+            leak, slowest eigenvalues, pattern completion and the epoch's report.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For an invalid schedule, before anything runs (each epoch's own arguments are
+            checked when it starts).
+        KeyboardInterrupt
+            Ctrl-C during an epoch. The epoch is rolled back (all or nothing), the epochs
+            before it stay applied, and the exception's ``records`` attribute holds their
+            records (any other exception carries them too).
+
+        Notes
+        -----
+        The task measure and the rationale of the learning rule are in
+        ``plasticsim/online/_lifetime.py`` and ``_learning.py``. Cost: the epochs', plus
+        one dense ``O(n^3)`` eigen-decomposition and solve per epoch up to 2,000 neurons.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from brian2 import ms
+        >>> from plasticsim.online import SleepEpoch, WakeEpoch
+        >>> A = -1.2 * np.eye(6) + 0.05 * (np.ones((6, 6)) - np.eye(6))
+        >>> net = RateNetwork.from_matrix(A, sigma=0.2, dt=0.5 * ms, target="numpy", rng=0)
+        >>> p = np.array([[1.0, 1, 1, 0, 0, 0]])
+        >>> recs = net.live([WakeEpoch(100 * ms, p, 100 * ms, budget=4),
+        ...                  SleepEpoch(100 * ms, density=0.5, relabile=0.5)])
+        >>> [r.kind for r in recs]
+        ['start', 'wake', 'sleep']
+        >>> bool(recs[1].completion[0] > recs[0].completion[0])  # learning helps recall
+        True
+        """
+        return _lifetime.live(
+            self, schedule, patterns=patterns, cue_fraction=cue_fraction, slowest=slowest
         )
 
 
