@@ -220,6 +220,9 @@ def summary_table(metrics: dict) -> str:
     sparse = any("fragments" in e for e in metrics["methods"].values())
     if sparse:  # sparse networks: the groups cut loose, beside the slowest-mode errors
         header += ["groups", "isolated"]
+    spiking = bool(metrics["network"].get("spiking"))
+    if spiking:  # spiking models: rates and the between-cluster count covariance
+        header += ["rate E", "rate I", "cov err"]
     rows = []
     for name, entry in metrics["methods"].items():
         spectra = entry.get("spectra", {})
@@ -234,6 +237,9 @@ def summary_table(metrics: dict) -> str:
         if sparse:
             frag = entry.get("fragments", {})
             row += [str(frag.get("components", "-")), str(frag.get("isolated", "-"))]
+        if spiking:
+            row += [f"x{entry['rate_ratio_exc']:.3f}", f"x{entry['rate_ratio_inh']:.3f}"]
+            row.append(_fmt(entry.get("count_covariance_rel_err")))
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = [
@@ -311,6 +317,17 @@ def _describe(metrics: dict, path: Path | None) -> str:
         "error of the m slowest modes; traj err: mean relative trajectory error under",
         "identical noise ('-' where not computed).",
     ]
+    if "spiking" in metrics:
+        sk = metrics["spiking"]
+        lines += [
+            "slowest-m err: of the effective connectivity A_eff = -I + diag(g) J tau_s at the",
+            "measured rates; rate E/I: population mean rates after pruning over before;",
+            "cov err: relative Frobenius error of the spike-count covariance between clusters",
+            f"(an unpruned rerun with other noise: {sk['count_covariance_floor']:.3g}).",
+            f"traces against linear response: r = "
+            f"{sk['traces']['correlation_with_linear_response']:.3f} (score / |J|: r = "
+            f"{sk['traces']['correlation_per_weight']:.3f}).",
+        ]
     if "lifetime" in metrics:
         lines += ["", lifetime_table(metrics["lifetime"])]
     if "not_computed" in metrics:

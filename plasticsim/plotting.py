@@ -28,6 +28,10 @@ __all__ = [
     "plot_lifetime",
     "plot_trace_scores",
     "trace_ratio_summary",
+    "plot_rasters",
+    "plot_rates",
+    "plot_spiking_traces",
+    "plot_count_covariance",
     "result_figures",
     "METHOD_STYLE",
 ]
@@ -921,6 +925,243 @@ def plot_trace_scores(
     return fig
 
 
+# ------------------------------------------------------------------------ spiking
+
+
+def _group_colours(labels):
+    """One colour per group: excitatory clusters C0.., the last group (inhibitory) black."""
+    g = int(np.max(labels)) + 1
+    return [f"C{k % 10}" for k in range(g - 1)] + ["k"]
+
+
+def plot_rasters(before, after, labels, *, window=2.0, title=None) -> Figure:
+    """Spike rasters of a spiking network before and after sleep.
+
+    Parameters
+    ----------
+    before, after : tuple (spike_i, spike_t)
+        Neuron indices and times in seconds (from the start of each recording).
+    labels : ndarray of int, shape (n,)
+        Group of each neuron (excitatory clusters, the inhibitory population last).
+    window : float, default=2.0
+        Seconds shown from the start of each recording.
+    title : str, default=None
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two rasters, coloured by group, with the population rate in 5 ms bins below.
+    """
+    labels = np.asarray(labels)
+    colours = _group_colours(labels)
+    fig = Figure(figsize=(12, 6), layout="constrained")
+    axes = fig.subplots(2, 2, sharex=True, height_ratios=[4, 1])
+    for col, (name, (i, t)) in enumerate((("before sleep", before), ("after sleep", after))):
+        i, t = np.asarray(i), np.asarray(t, dtype=float)
+        sel = t < window
+        ax, axp = axes[0, col], axes[1, col]
+        for g, colour in enumerate(colours):
+            m = sel & (labels[i] == g)
+            ax.plot(t[m], i[m], ".", ms=1.0, color=colour)
+        ax.set_ylim(-0.5, labels.size - 0.5)
+        ax.set_title(f"{name}: {sel.sum()} spikes in {window:g} s")
+        ax.set_ylabel("neuron")
+        bins = np.arange(0.0, window + 1e-9, 0.005)
+        counts, _ = np.histogram(t[sel], bins=bins)
+        axp.plot(bins[:-1], counts / (0.005 * labels.size), color="0.3", lw=0.8)
+        axp.set_xlabel("time (s)")
+        axp.set_ylabel("rate (Hz)")
+    fig.suptitle(title or "spike rasters before and after sleep")
+    return fig
+
+
+def plot_rates(original, rates, labels, *, title=None) -> Figure:
+    """Firing rates of every pruned network against the unpruned network's.
+
+    Parameters
+    ----------
+    original : ndarray of shape (n,)
+        Rates (Hz) of the unpruned network.
+    rates : dict of str to ndarray of shape (n,)
+        Rates of each method's pruned network.
+    labels : ndarray of int, shape (n,)
+    title : str, default=None
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per method: each neuron's rate after against before, coloured by group,
+        with the identity and ±20% lines; the legend gives the population means' ratios.
+    """
+    labels = np.asarray(labels)
+    colours = _group_colours(labels)
+    names = list(rates)
+    fig = Figure(figsize=(3.4 * max(1, len(names)), 3.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(names)), sharex=True, sharey=True))
+    orig = np.asarray(original, dtype=float)
+    hi = max([orig.max()] + [np.max(r) for r in rates.values()]) * 1.05
+    for ax, name in zip(axes, names, strict=False):
+        r = np.asarray(rates[name], dtype=float)
+        exc = labels < labels.max()
+        ratio_e = r[exc].mean() / orig[exc].mean()
+        ratio_i = r[~exc].mean() / orig[~exc].mean()
+        for g, colour in enumerate(colours):
+            m = labels == g
+            ax.plot(orig[m], r[m], ".", ms=3, color=colour, alpha=0.6)
+        ax.plot([0, hi], [0, hi], color="k", lw=1)
+        for f in (0.8, 1.2):
+            ax.plot([0, hi], [0, f * hi], color="k", lw=0.6, ls=":")
+        ax.set_title(f"{_style(name)[0]}\nmean E ×{ratio_e:.3f}, I ×{ratio_i:.3f}", fontsize=9)
+        ax.set_xlabel("rate before (Hz)")
+        ax.set_xlim(0, hi)
+        ax.set_ylim(0, hi)
+    axes[0].set_ylabel("rate after pruning (Hz)")
+    fig.suptitle(title or "firing rates after pruning (homeostasis on); dotted: ±20%")
+    return fig
+
+
+def plot_spiking_traces(estimated, theory, weights, *, title=None) -> Figure:
+    """Trace scores of a spiking sleep against the linear-response scores.
+
+    Parameters
+    ----------
+    estimated : ndarray of shape (m,)
+        ``trace / T`` of each synapse (mV Hz^2).
+    theory : ndarray of shape (m,)
+        Linear-response score of each synapse divided by ``2 tau_r`` (what the traces
+        estimate, mV Hz^2).
+    weights : ndarray of shape (m,)
+        The synapses' weights (mV).
+    title : str, default=None
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: estimate against theory (log axes, identity line), with Pearson ``r``.
+        Right: both divided by ``|J|``, the covariance part ``S_ii + S_jj - 2 sgn S_ij``
+        alone, with its ``r``: how much of the agreement the weights do not explain.
+    """
+    est = np.asarray(estimated, dtype=float)
+    th = np.asarray(theory, dtype=float)
+    w = np.abs(np.asarray(weights, dtype=float))
+    ok = (est > 0) & (th > 0) & (w > 0)
+    drawn = ok.copy()
+    if ok.sum() > MAX_TRACE_POINTS:
+        keep = np.random.default_rng(0).choice(np.flatnonzero(ok), MAX_TRACE_POINTS, replace=False)
+        drawn[:] = False
+        drawn[keep] = True
+    fig = Figure(figsize=(11, 5), layout="constrained")
+    ax, axw = fig.subplots(1, 2)
+    for a, x, y, what in (
+        (ax, th, est, "score"),
+        (axw, th / np.where(w > 0, w, 1), est / np.where(w > 0, w, 1), "score / |J|"),
+    ):
+        if not ok.any():
+            a.text(0.5, 0.5, "no synapse with positive scores", ha="center", va="center")
+            continue
+        r = float(np.corrcoef(x[ok], y[ok])[0, 1])
+        exc = np.asarray(weights)[drawn] > 0
+        a.plot(x[drawn][exc], y[drawn][exc], ".", ms=2, alpha=0.4, color="C3", label="excitatory")
+        a.plot(
+            x[drawn][~exc], y[drawn][~exc], ".", ms=2, alpha=0.4, color="C0", label="inhibitory"
+        )
+        lo, hi = float(min(x[ok].min(), y[ok].min())), float(max(x[ok].max(), y[ok].max()))
+        a.plot([lo, hi], [lo, hi], color="k", lw=1, label="estimate = theory")
+        a.set_xscale("log")
+        a.set_yscale("log")
+        a.set_xlabel(f"linear-response {what} / (2 τ_r)")
+        a.set_ylabel(f"trace {what}")
+        a.set_title(f"{what}: Pearson r = {r:.3f} (m = {int(ok.sum())})")
+        a.legend(fontsize="small", markerscale=4)
+    fig.suptitle(title or "spiking traces against linear-response scores")
+    return fig
+
+
+def plot_count_covariance(original, pruned, *, floor=None, title=None) -> Figure:
+    """Pair-averaged spike-count covariance between groups, unpruned and per method.
+
+    Parameters
+    ----------
+    original : ndarray of shape (g, g)
+        Of the unpruned network (Hz), :func:`plasticsim.spiking.group_count_covariance`.
+    pruned : dict of str to ndarray of shape (g, g)
+    floor : ndarray of shape (g, g), default=None
+        The unpruned network rerun with other noise (the measurement's spread).
+    title : str, default=None
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Heat maps on one colour scale; each title gives the relative Frobenius error
+        against the unpruned network.
+    """
+    C0 = np.asarray(original, dtype=float)
+    panels = [("unpruned", C0)]
+    if floor is not None:
+        panels.append(("unpruned, other noise", np.asarray(floor, dtype=float)))
+    panels += [(_style(m)[0], np.asarray(C, dtype=float)) for m, C in pruned.items()]
+    vmax = max(float(np.abs(C).max()) for _, C in panels) or 1.0
+    fig = Figure(figsize=(2.8 * len(panels) + 1, 3.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    g = C0.shape[0]
+    ticks = [f"E{k + 1}" for k in range(g - 1)] + ["I"]
+    for ax, (name, C) in zip(axes, panels, strict=True):
+        im = ax.imshow(C, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        err = np.linalg.norm(C - C0) / np.linalg.norm(C0)
+        ax.set_title(name if C is C0 else f"{name}\nerror {err:.3f}", fontsize=9)
+        ax.set_xticks(range(g), ticks)
+        ax.set_yticks(range(g), ticks)
+    fig.colorbar(im, ax=axes.tolist(), label="covariance per unit time (Hz)", shrink=0.8)
+    fig.suptitle(title or "spike-count covariance between groups (pair average)")
+    return fig
+
+
+def _spiking_figures(results) -> dict:
+    """Figures of a spiking model (``metrics["network"]["spiking"]``)."""
+    arrays, metrics, model = results.arrays, results.metrics, results.model
+    methods = list(metrics["methods"])
+    name = model.get("name", "model")
+    labels = arrays["labels"]
+    figs = {
+        "rasters": plot_rasters(
+            (arrays["raster_before_i"], arrays["raster_before_t"]),
+            (arrays["raster_after_i"], arrays["raster_after_t"]),
+            labels,
+            title=f"{name}: spikes before and after sleep (after: the online-pruned network)",
+        ),
+        "rates": plot_rates(
+            arrays["rates_original"],
+            {m: arrays[f"rates_{m}"] for m in methods},
+            labels,
+            title=f"{name}: firing rates after pruning with homeostasis (dotted: ±20%)",
+        ),
+        "online_traces": plot_spiking_traces(
+            arrays["online_scores_estimated"],
+            arrays["online_scores_exact"],
+            arrays["matrix_original"][arrays["online_post"], arrays["online_pre"]],
+            title=f"{name}: trace scores against linear-response scores",
+        ),
+        "online_states": plot_online_states(
+            arrays["online_state_counts"], title=f"{name}: synapse states over the sleep"
+        ),
+        "count_covariance": plot_count_covariance(
+            arrays["count_covariance_original"],
+            {m: arrays[f"count_covariance_{m}"] for m in methods},
+            floor=arrays.get("count_covariance_floor"),
+            title=f"{name}: spike-count covariance between clusters (E1.., I)",
+        ),
+    }
+    spectral = [m for m in methods if f"eigenvalues_{m}" in arrays]
+    if spectral:
+        figs["spectra"] = plot_spectra(
+            arrays["eigenvalues_original"],
+            {m: arrays[f"eigenvalues_{m}"] for m in spectral},
+            {m: arrays[f"relative_errors_{m}"] for m in spectral},
+            title=f"{name}: spectrum of the effective connectivity A_eff = -I + diag(g) J τ_s",
+        )
+    return figs
+
+
 def result_figures(results) -> dict:
     """All figures of a :class:`plasticsim.experiment.Results`, ``{file stem: Figure}``.
 
@@ -928,6 +1169,8 @@ def result_figures(results) -> dict:
     (:func:`plot_structure`, ``max_blocks = 3 x dpi``).
     """
     arrays, metrics, model = results.arrays, results.metrics, results.model
+    if metrics.get("network", {}).get("spiking"):
+        return _spiking_figures(results)
     methods = list(metrics["methods"])
     name = model.get("name", "model")
     figs = {}

@@ -24,11 +24,16 @@ potential has variance ``sigma^2 / 2`` (the convention of Brunel 2000 [1]_). Pot
 and ``sigma`` are Brian2 quantities in volts, times in seconds, rates in hertz; ``J`` is a
 plain array (dense or ``scipy.sparse``) in mV, or a dense quantity in volts.
 
-Defaults (:data:`LIF_DEFAULTS`): ``tau_m = 20 ms``, ``V_th = 20 mV``, ``V_r = 10 mV``,
-``t_ref = 2 ms`` (Brunel 2000 [1]_, the classic asynchronous irregular LIF network) and
-``tau_s = 5 ms`` (a fast AMPA/GABA_A-like current, ``tau_s << tau_m`` as the diffusion and
-linear-response approximations want). With ``mu`` 10-15 mV and ``sigma`` 5-10 mV a neuron
-fires at a few to ~20 Hz with CV 0.6-0.9.
+Defaults (:data:`LIF_DEFAULTS`, shared with :class:`plasticsim.online.SpikingNetwork`):
+``tau_m = 20 ms``, ``V_th = 20 mV``, ``V_r = 10 mV``, ``t_ref = 2 ms`` (Brunel 2000 [1]_,
+the classic asynchronous irregular LIF network), ``tau_s = 5 ms`` (a fast AMPA/GABA_A-like
+current, ``tau_s << tau_m`` as the diffusion and linear-response approximations want),
+``E_L = 0 mV``, ``mu = 15 mV`` and white noise ``sigma = 5 mV`` (``noise_tau = 0 ms``): a
+lone neuron then fires at 9.5 Hz with ISI CV 0.81, below threshold on average and driven
+by fluctuations, the asynchronous irregular regime (with ``mu`` 10-15 mV and ``sigma``
+5-10 mV a neuron fires at a few to ~20 Hz with CV 0.6-0.9); ``tau_r = 100 ms``, the rate
+filter of the online traces, much longer than the network's correlation times (~``tau_m``)
+so that ``Cov(r) ~ S(0) / (2 tau_r)``; ``dt = 0.1 ms``, the simulators' Euler step.
 
 References
 ----------
@@ -72,6 +77,9 @@ __all__ = [
     "MAX_COVARIANCE_N",
     "LinearResponse",
     "OperatingPoint",
+    "clustered_ei",
+    "group_count_covariance",
+    "homeostatic_drive",
     "lif_cv",
     "lif_gain",
     "lif_rate",
@@ -79,13 +87,20 @@ __all__ = [
     "operating_point",
 ]
 
-#: Default LIF parameters (see the module docstring for the choice).
+#: Default LIF parameters, the one place for them: the theory here and
+#: :class:`plasticsim.online.SpikingNetwork` both read this dict (module docstring).
 LIF_DEFAULTS = {
     "tau_m": 20 * ms,
     "V_th": 20 * mV,
     "V_r": 10 * mV,
     "t_ref": 2 * ms,
     "tau_s": 5 * ms,
+    "E_L": 0 * mV,
+    "mu": 15 * mV,
+    "sigma": 5 * mV,
+    "noise_tau": 0 * ms,
+    "tau_r": 100 * ms,
+    "dt": 0.1 * ms,
 }
 
 #: Largest network for which :func:`linear_response` forms the ``n x n`` covariance (dense
@@ -1015,3 +1030,250 @@ def _cv_vector(cv, n) -> np.ndarray:
         bad = float(arr[~(np.isfinite(arr) & (arr > 0))][0])
         raise ValueError(f"cv has an entry {bad!r}, must be finite and > 0.")
     return arr
+
+
+# ------------------------------------------------------------- networks and measurements
+
+
+def clustered_ei(
+    sizes,
+    n_inh,
+    *,
+    p_in=0.8,
+    p_out=0.05,
+    p_inh=0.8,
+    w_in=0.7,
+    w_out=0.5,
+    w_ei=0.4,
+    w_ie=1.0,
+    spread=0.5,
+    rng=None,
+):
+    r"""Weights (mV) of a clustered excitatory/inhibitory LIF network, Dale's law.
+
+    Neurons ``0 .. sum(sizes) - 1`` are excitatory, in clusters of the given sizes laid
+    out consecutively; the last ``n_inh`` are inhibitory. Every ordered pair ``(i, j)``,
+    ``i != j`` (``j`` presynaptic, the column) is connected independently with
+    probability ``p_in`` (excitatory, same cluster), ``p_out`` (excitatory, other
+    cluster) or ``p_inh`` (any pair with an inhibitory neuron); its weight is
+
+    .. math:: J_{ij} = w\, f_{ij}, \qquad f_{ij} \sim U[1 - \mathrm{spread},
+              1 + \mathrm{spread}],
+
+    with ``w = w_in`` (E -> E, same cluster), ``w_out`` (E -> E, other cluster), ``w_ei``
+    (E -> I) and ``-w_ie`` (I -> E and I -> I). Excitation within the clusters with
+    global inhibition gives slow cluster modes of ``A_eff`` (the clusters' differences)
+    while the inhibition stabilises the uniform mode (:func:`linear_response`).
+
+    Parameters
+    ----------
+    sizes : sequence of int >= 1
+        Sizes of the excitatory clusters.
+    n_inh : int >= 1
+        Number of inhibitory neurons.
+    p_in, p_out, p_inh : float in [0, 1]
+        Connection probabilities.
+    w_in, w_out, w_ei, w_ie : float >= 0
+        Weight scales in mV (the jump of the postsynaptic current; ``w_ie`` is the
+        magnitude of the inhibitory weights).
+    spread : float in [0, 1), default=0.5
+    rng : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    J : ndarray of shape (n, n), in mV
+        ``n = sum(sizes) + n_inh``; zero diagonal; columns ``< sum(sizes)`` are ``>= 0``,
+        the others ``<= 0``.
+    labels : ndarray of int, shape (n,)
+        Cluster of each neuron: ``0 .. len(sizes) - 1`` excitatory, ``len(sizes)`` the
+        inhibitory population.
+
+    Notes
+    -----
+    ``O(n^2)`` time and memory (a dense draw: the networks of the linear-response theory,
+    ``n <= MAX_COVARIANCE_N``).
+
+    Examples
+    --------
+    >>> J, labels = clustered_ei([3, 3], 2, rng=0)
+    >>> J.shape, labels.tolist()
+    ((8, 8), [0, 0, 0, 1, 1, 1, 2, 2])
+    >>> bool((J[:, :6] >= 0).all() and (J[:, 6:] <= 0).all() and (np.diag(J) == 0).all())
+    True
+    """
+    from ._validation import STREAM_NETWORK, check_nonnegative, check_rng
+    from .networks import _check_probability, _check_sizes, _check_spread, _weights
+
+    sizes = _check_sizes(sizes)
+    n_inh = check_integer("n_inh", n_inh, 1)
+    p = {k: _check_probability(k, v) for k, v in (("p_in", p_in), ("p_out", p_out))}
+    p["p_inh"] = _check_probability("p_inh", p_inh)
+    w = {k: check_nonnegative(k, v) for k, v in (("w_in", w_in), ("w_out", w_out))}
+    w |= {k: check_nonnegative(k, v) for k, v in (("w_ei", w_ei), ("w_ie", w_ie))}
+    spread = _check_spread(spread)
+    _, gen = check_rng(rng, STREAM_NETWORK)
+    labels = np.repeat(np.arange(sizes.size + 1), [*sizes.tolist(), n_inh])
+    n = labels.size
+    exc = labels < sizes.size
+    ee = exc[:, None] & exc[None, :]
+    same = labels[:, None] == labels[None, :]
+    prob = np.where(ee, np.where(same, p["p_in"], p["p_out"]), p["p_inh"])
+    scale = np.where(
+        exc[None, :], np.where(exc[:, None], np.where(same, w["w_in"], w["w_out"]), w["w_ei"]),
+        -w["w_ie"],
+    )  # fmt: skip
+    # Fixed draw order: connectivity, then the weights.
+    present = gen.random((n, n)) < prob
+    J = scale * _weights(gen, (n, n), spread) * present
+    np.fill_diagonal(J, 0.0)
+    return J, labels
+
+
+def _drive_change(post, pre, dw, rates, tau_s: float, n: int) -> np.ndarray:
+    """``tau_s sum_j dw_ij r_j`` per postsynaptic neuron (mV), from synapse lists."""
+    return tau_s * np.bincount(post, weights=dw * rates[pre], minlength=n)
+
+
+def homeostatic_drive(J, J_pruned, rates, *, tau_s=_DEFAULT):
+    r"""The change of each neuron's drive that keeps its mean synaptic input.
+
+    .. math:: \Delta\mu_i = \tau_s \sum_j (J_{ij} - J'_{ij})\, r_j,
+
+    the homeostasis of :class:`plasticsim.online.SpikingNetwork` (the same code; its
+    module docstring justifies the rule): with ``mu + Delta mu`` each neuron's mean input
+    ``mu_i + tau_s sum_j J'_ij r_j`` at the rates ``r`` is what it was with ``J``. Use
+    it to give a network pruned offline (e.g. the weight baseline) the same homeostasis
+    as the online rule.
+
+    Parameters
+    ----------
+    J, J_pruned : array_like or scipy.sparse array of shape (n, n)
+        Weights before and after pruning, in mV (row = postsynaptic).
+    rates : Quantity (hertz), shape (n,)
+        The firing rates at which the mean input is kept (measured).
+    tau_s : Quantity (seconds), default ``LIF_DEFAULTS["tau_s"]``
+
+    Returns
+    -------
+    Quantity (volts), shape (n,)
+
+    Notes
+    -----
+    ``O(n + m)`` for ``m`` synapses (sparse input is never densified).
+
+    Examples
+    --------
+    >>> J = np.array([[0.0, 2.0, -4.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
+    >>> Jp = np.array([[0.0, 4.0, 0.0], [1.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
+    >>> d = homeostatic_drive(J, Jp, [10.0, 10.0, 5.0] * Hz)
+    >>> np.round(np.asarray(d / mV), 6).tolist()
+    [-0.2, 0.0, 0.0]
+    """
+    import scipy.sparse as sps
+
+    a = _check_J(J)
+    b = _check_J(J_pruned)
+    if a.shape != b.shape:
+        raise ValueError(f"J_pruned has shape {b.shape}, must match J's shape {a.shape}.")
+    n = a.shape[0]
+    r = _vector("rates", rates, n, Hz, "hertz", "5*Hz", rule="nonnegative")
+    tau = _check_scalar_quantity(
+        "tau_s", _default(tau_s, "tau_s"), second, "seconds", "5*ms", rule="positive"
+    )
+    diff = sps.coo_array(sps.csr_array(a) - sps.csr_array(b))
+    return _drive_change(diff.row, diff.col, diff.data, r, tau, n) * mV
+
+
+def group_count_covariance(spike_i, spike_t, labels, *, duration, bin_width, start=0 * second):
+    r"""Pair-averaged spike-count covariance between groups of neurons (Hz).
+
+    Spike counts ``n_i(t)`` in consecutive windows of ``bin_width``; for groups ``a`` and
+    ``b`` (e.g. clusters),
+
+    .. math:: C_{ab} = \frac{1}{b\,P_{ab}} \sum_{i \in a,\ j \in b,\ i \ne j}
+              \widehat{\mathrm{Cov}}(n_i, n_j),
+
+    ``P_ab`` the number of pairs ``i != j`` and ``b`` the window: the average covariance
+    of two neurons' counts per unit time, which for windows much longer than the
+    correlation times approaches the group average of the zero-frequency covariance
+    ``S(0)`` of :func:`linear_response` (off its diagonal). Computed from the groups'
+    pooled counts, ``Cov(N_a, N_b)`` minus the neurons' own variances within a group.
+
+    Parameters
+    ----------
+    spike_i : array_like of int
+        Neuron of each spike.
+    spike_t : Quantity (seconds)
+        Time of each spike.
+    labels : array_like of int, shape (n,)
+        Group of each neuron, ``0 .. g - 1``; every group needs two neurons.
+    duration : Quantity (seconds)
+        Length of the recording, from ``start``.
+    bin_width : Quantity (seconds)
+        Counting window; at least two windows must fit in ``duration``.
+    start : Quantity (seconds), default=0*second
+
+    Returns
+    -------
+    ndarray of shape (g, g), in Hz, symmetric
+
+    Notes
+    -----
+    ``O(s + n T / b)`` for ``s`` spikes: the count matrix is ``n x (T / b)``, no
+    ``n x n`` array.
+
+    Examples
+    --------
+    >>> from brian2 import ms, second
+    >>> t = np.array([0.01, 0.02, 0.31, 0.32, 0.61, 0.9]) * second
+    >>> i = np.array([0, 1, 0, 1, 2, 3])
+    >>> C = group_count_covariance(i, t, [0, 0, 1, 1], duration=1.2 * second,
+    ...                            bin_width=300 * ms)
+    >>> C.shape, bool(C[0, 0] > 0)
+    ((2, 2), True)
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or labels.size == 0:
+        raise ValueError(f"labels must be a 1-D integer array, got {_fmt(labels)}.")
+    if labels.min() < 0:
+        raise ValueError(f"labels has an entry {int(labels.min())}, must be >= 0.")
+    n, g = labels.size, int(labels.max()) + 1
+    sizes = np.bincount(labels, minlength=g)
+    if sizes.min() < 2:
+        raise ValueError(
+            f"group {int(np.argmin(sizes))} has {int(sizes.min())} neurons: every group "
+            "label 0 .. max must have at least two (pairs i != j)."
+        )
+    T = _check_scalar_quantity(
+        "duration", duration, second, "seconds", "10*second", rule="positive"
+    )
+    b = _check_scalar_quantity(
+        "bin_width", bin_width, second, "seconds", "100*ms", rule="positive"
+    )
+    t0 = _check_scalar_quantity("start", start, second, "seconds", "0*second")
+    nb = int(np.floor(T / b + 1e-9))
+    if nb < 2:
+        raise ValueError(
+            f"bin_width == {bin_width!r} leaves {nb} window(s) in duration == {duration!r}; "
+            "need at least 2."
+        )
+    i = np.asarray(spike_i, dtype=np.int64)
+    t = _check_quantity("spike_t", spike_t, second, "seconds", "array * second")
+    if i.shape != t.shape or i.ndim != 1:
+        raise ValueError(
+            f"spike_i and spike_t must be 1-D of one length, got {i.shape}, {t.shape}."
+        )
+    if i.size and (i.min() < 0 or i.max() >= n):
+        raise ValueError(f"spike_i has a neuron outside [0, {n}) (labels has {n}).")
+    k = np.floor((t - t0) / b).astype(np.int64)
+    ok = (k >= 0) & (k < nb)
+    counts = np.zeros((n, nb))
+    np.add.at(counts, (i[ok], k[ok]), 1.0)
+    counts -= counts.mean(axis=1, keepdims=True)
+    pooled = np.zeros((g, nb))
+    np.add.at(pooled, labels, counts)
+    cov = pooled @ pooled.T / (nb - 1)
+    own = np.bincount(labels, weights=np.sum(counts * counts, axis=1) / (nb - 1), minlength=g)
+    cov[np.diag_indices(g)] -= own
+    pairs = np.outer(sizes, sizes) - np.diag(sizes)
+    return cov / (pairs * b)

@@ -44,7 +44,24 @@ REDUCED = {
         "lifetime.burn_in=1.0",
         'lifetime.rules=["noise"]',
     ],
+    "spiking": [],  # a spiking network: its own test below (SPIKING_REDUCED)
 }
+#: A reduced spiking model: 26 LIF neurons, Brian2's numpy target, one-second epochs.
+SPIKING_REDUCED = [
+    "spiking.sizes=[10, 10]",
+    "spiking.n_inh=6",
+    "spiking.p_inh=0.5",
+    "spiking.target=numpy",
+    "spiking.sleep=1.0",
+    "spiking.burn_in=0.2",
+    "spiking.wake=1.0",
+    "spiking.settle=0.1",
+    "pruning.density=0.5",
+    "output.dpi=40",
+]
+SPIKING_FIGURES = {
+    "rasters", "rates", "online_traces", "online_states", "count_covariance", "spectra"
+}  # fmt: skip
 #: A reduced clustered_huge: 3,000 neurons in 3 clusters, still sparse and sketched.
 HUGE_REDUCED = [
     "network.params.sizes=[1000, 1000, 1000]",
@@ -95,7 +112,7 @@ def test_every_shipped_model_is_exercised():
     assert set(REDUCED) == set(shipped_models())
 
 
-@pytest.mark.parametrize("name", sorted(set(REDUCED) - {"clustered_huge"}))
+@pytest.mark.parametrize("name", sorted(set(REDUCED) - {"clustered_huge", "spiking"}))
 def test_shipped_model_runs_end_to_end(name, tmp_path):
     out = tmp_path / "out"
     proc = plasticsim("run", name, "--out", str(out), *sets(REDUCED[name] + FAST), cwd=tmp_path)
@@ -134,6 +151,31 @@ def test_shipped_model_runs_end_to_end(name, tmp_path):
         epochs = metrics["online"]["epochs"]
         assert len(epochs) == model["online"]["cycles"]
         assert metrics["methods"]["online"]["kept_fraction"] > 0
+
+
+def test_spiking_model_runs_end_to_end(tmp_path):
+    """spiking.toml at 26 neurons through the real command: every method, figure, array."""
+    out = tmp_path / "out"
+    proc = plasticsim(
+        "run", "spiking", "--out", str(out), *sets(SPIKING_REDUCED), cwd=tmp_path, check=0
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["methods"]) == ["noise", "online", "weight", "uniform"]
+    assert metrics["network"] | {"n": 26, "spiking": True} == metrics["network"]
+    assert metrics["warnings"] == []
+    for m, entry in metrics["methods"].items():
+        assert 0.3 < entry["kept_fraction"] < 0.7, m
+        assert entry["count_covariance_rel_err"] >= 0
+        assert entry["spectra"]["slowest2_rel_err_max"] >= 0
+    assert -1 <= metrics["spiking"]["traces"]["correlation_with_linear_response"] <= 1
+    assert {p.stem for p in out.glob("*.png")} == SPIKING_FIGURES
+    for png in out.glob("*.png"):
+        assert_valid_png(png, min_bytes=2_000)
+    with np.load(out / "arrays.npz", allow_pickle=False) as z:
+        assert z["matrix_online"].shape == (26, 26)
+        assert z["count_covariance_online"].shape == (3, 3)
+        assert z["raster_before_i"].size == z["raster_before_t"].size > 0
+    assert "cov err" in proc.stdout and "traces against linear response: r =" in proc.stdout
 
 
 def test_huge_model_runs_sparse_end_to_end(tmp_path):

@@ -79,7 +79,8 @@ _METHOD |= {"uniform": "uniform", "magnitude": "magnitude"}
 
 
 @pytest.mark.parametrize(
-    "name", sorted(set(shipped_models()) - {"clustered_large", "clustered_huge", "lifetime"})
+    "name",
+    sorted(set(shipped_models()) - {"clustered_large", "clustered_huge", "lifetime", "spiking"}),
 )
 def test_shipped_descriptions_quote_their_own_runs(name):
     """Every number a description quotes is what the model gives, at its real size.
@@ -90,7 +91,8 @@ def test_shipped_descriptions_quote_their_own_runs(name):
     switching the online stage off changes no other stage's numbers (own random
     streams). clustered_large and clustered_huge take minutes: their numbers are checked
     by hand. lifetime prunes no matrix (its lifetimes take minutes; its claims are tested
-    in tests/test_lifetime.py).
+    in tests/test_lifetime.py); spiking's numbers are Brian2 simulations of minutes too (its
+    claims are tested at small size in tests/test_spiking_model.py).
     """
     model = load_model(name)
     text = " ".join(model.config["description"].split())

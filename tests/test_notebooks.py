@@ -29,6 +29,7 @@ NOTEBOOKS = [
     "03_dynamics",
     "04_online_sleep",
     "05_beyond_symmetric",
+    "06_spiking",
 ]
 CELL_TIMEOUT = 300  # seconds per cell; the small settings need a few seconds per notebook
 
@@ -137,7 +138,24 @@ def check_05(s):
     assert len(dale_pruned) == 3 and all(s[key] > 0 for key in dale_pruned), s
 
 
-CHECKS = dict(zip(NOTEBOOKS, [check_01, check_02, check_03, check_04, check_05], strict=True))
+def check_06(s):
+    assert s["target"] == "numpy"  # the small setting needs no compiler
+    # Traces against linear response grow with the sleep: 0.65 (1 s) -> 0.92 (6 s); the
+    # covariance part (score / |J|) 0.37 -> 0.44.
+    assert s["r_long"] > s["r_short"], s
+    assert s["r_long"] > 0.8, s
+    assert s["r_per_weight_long"] > s["r_per_weight_short"], s
+    # Pruned to 20% with homeostasis: rates within 20% (measured within 5%), asynchronous
+    # (population count variance / mean in 5 ms: 0.97-1.04). Online against weight is not
+    # asserted (it does not win clearly: the notebook says so).
+    assert all(abs(r - 1) < 0.2 for r in s["rate_ratios"]), s
+    assert all(v < 1.5 for v in s["synchrony"]), s
+    assert all(0.18 < k < 0.22 for k in s["kept"]), s
+
+
+CHECKS = dict(
+    zip(NOTEBOOKS, [check_01, check_02, check_03, check_04, check_05, check_06], strict=True)
+)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

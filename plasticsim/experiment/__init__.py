@@ -22,7 +22,8 @@ the numbers of the others.
 
 The package, one concept per module: ``_schema`` (the schema and its checks), ``_model``
 (loading and ``--set`` overrides), ``_network``, ``_run`` (the stages and
-:func:`run_model`), ``_online`` (the online stage), ``_progress`` and ``_results``
+:func:`run_model`), ``_online`` (the online stage), ``_spiking`` (the stages of a spiking
+model), ``_progress`` and ``_results``
 (saving and reading). Import from ``plasticsim.experiment``; the modules are private.
 """
 

@@ -2,7 +2,8 @@
 
 The stages are the network, the exact rule (covariance, scores, probabilities), offline
 noise-prune, online noise-prune (``_online``), the controls, the spectra and the
-dynamics. Each fills metrics and arrays; :func:`run_model` collects them into
+dynamics; a spiking model (``spiking.enabled``) runs its own stages (``_spiking``). Each
+fills metrics and arrays; :func:`run_model` collects them into
 :class:`~plasticsim.experiment.Results`.
 
 Randomness: one integer seed per run. Every stage that draws random numbers gets its own
@@ -31,6 +32,7 @@ from ._online import _run_online
 from ._progress import LogProgress, _phase
 from ._results import Results, _check_target
 from ._schema import METHODS, _fail
+from ._spiking import run_spiking
 
 __all__ = ["run_model"]
 
@@ -446,20 +448,23 @@ def _execute(model: Model, seed: int, progress) -> Results:
     cfg = model.config
     run = _Run(model, seed, progress)
     log.info("model %s (%s), seed %d", model.name, model.source, seed)
-    run.network()
-    run.rule()
-    if cfg["pruning"]["offline"]:
-        run.offline()
-    if cfg["pruning"]["online"]:
-        run.online()
-    run.controls()
-    if cfg["lifetime"]["enabled"]:
-        run.lifetime()
-    run.matrices = {m: run.matrices[m] for m in METHODS if m in run.matrices}
-    if cfg["evaluation"]["spectra"] and run.matrices:
-        run.spectra()
-    if cfg["evaluation"]["dynamics"]["enabled"] and run.matrices:
-        run.dynamics()
+    if cfg["spiking"]["enabled"]:  # a spiking LIF network: its own stages (_spiking)
+        run_spiking(run)
+    else:
+        run.network()
+        run.rule()
+        if cfg["pruning"]["offline"]:
+            run.offline()
+        if cfg["pruning"]["online"]:
+            run.online()
+        run.controls()
+        if cfg["lifetime"]["enabled"]:
+            run.lifetime()
+        run.matrices = {m: run.matrices[m] for m in METHODS if m in run.matrices}
+        if cfg["evaluation"]["spectra"] and run.matrices:
+            run.spectra()
+        if cfg["evaluation"]["dynamics"]["enabled"] and run.matrices:
+            run.dynamics()
     run.timings["total"] = time.perf_counter() - t0
     config = _plain_copy(cfg)
     config["seed"] = seed

@@ -373,6 +373,37 @@ _EVALUATION = {
     ),
     "dynamics": _Table("trajectories under identical noise", _DYNAMICS),
 }
+_SPIKING = {
+    "enabled": _Bool(
+        "the model is a spiking LIF network (this table; network, neurons, noise, online unused)",
+        False,
+    ),
+    "sizes": _List("sizes of the excitatory clusters", _I("size", ge=1), (80, 80, 80), min_len=1),
+    "n_inh": _I("number of inhibitory neurons", 60, ge=1),
+    "p_in": _F("connection probability E -> E within a cluster", 0.8, ge=0, le=1),
+    "p_out": _F("connection probability E -> E between clusters", 0.05, ge=0, le=1),
+    "p_inh": _F("connection probability of a pair with an inhibitory neuron", 0.8, ge=0, le=1),
+    "w_in": _F("E -> E weight within a cluster (mV)", 0.7, ge=0),
+    "w_out": _F("E -> E weight between clusters (mV)", 0.5, ge=0),
+    "w_ei": _F("E -> I weight (mV)", 0.4, ge=0),
+    "w_ie": _F("magnitude of the I -> E and I -> I weights (mV)", 1.0, ge=0),
+    "spread": _F("weights uniform in w (1 +- spread)", 0.5, ge=0),
+    "mu": _F("constant drive (mV)", 15.0),
+    "sigma": _F("white-noise amplitude (mV)", 5.0, gt=0),
+    "tau_m": _F("membrane time constant (ms)", 20.0, gt=0),
+    "tau_s": _F("synaptic time constant (ms)", 5.0, gt=0),
+    "tau_r": _F("rate filter of the traces (ms)", 100.0, gt=0),
+    "t_ref": _F("refractory period (ms)", 2.0, ge=0),
+    "V_th": _F("threshold (mV)", 20.0),
+    "V_r": _F("reset (mV)", 10.0),
+    "dt": _F("integration step (ms)", 0.1, gt=0),
+    "target": _Choice("Brian2 code-generation target", ("numpy", "cython"), "numpy"),
+    "sleep": _F("duration of the sleep, burn-in included (s)", 20.0, gt=0),
+    "burn_in": _F("unmeasured start of the sleep (s)", 0.5, ge=0),
+    "wake": _F("measured duration of each evaluation wake (s)", 10.0, gt=0),
+    "settle": _F("unrecorded start of each evaluation wake (s)", 0.5, ge=0),
+    "count_bin": _F("counting window of the spike-count covariance (s)", 0.1, gt=0),
+}
 _OUTPUT = {
     "figures": _Bool("write PNG figures", True),
     "dpi": _I("figure resolution", 120, ge=20, le=1200),
@@ -392,6 +423,7 @@ SCHEMA = _Table(
         "online": _Table("the online simulator and its sleep/wake schedule", _ONLINE),
         "lifetime": _Table("lifetimes of learning wakes and pruning sleeps", _LIFETIME),
         "evaluation": _Table("how pruned networks are compared", _EVALUATION),
+        "spiking": _Table("a spiking LIF network pruned during sleep", _SPIKING),
         "output": _Table("what is written", _OUTPUT),
     },
 )
@@ -468,10 +500,112 @@ def _sparse_checks(cfg: dict) -> list:
     return problems
 
 
+def _spiking_checks(cfg: dict) -> list:
+    """Rules of a spiking model (``spiking.enabled = true``)."""
+    sp, pr, net = cfg["spiking"], cfg["pruning"], cfg["network"]
+    problems = []
+    add = problems.append
+    for key in ("generator", "file", "array"):
+        if net[key] is not None:
+            add(
+                (
+                    f"network.{key}",
+                    f"network.{key} is for rate models; a spiking model (spiking.enabled = "
+                    "true) builds its network from the [spiking] table.",
+                )
+            )
+    if net["params"]:
+        add(("network.params", "network.params is for rate models, not spiking ones."))
+    if pr["density"] is None or pr["k"] is not None:
+        add(
+            (
+                "pruning.density",
+                "a spiking model prunes to pruning.density (pruning.k is not used: the "
+                f"traces' units depend on the rates), got density={pr['density']!r}, "
+                f"k={pr['k']!r}.",
+            )
+        )
+    if not pr["online"]:
+        add(
+            (
+                "pruning.online",
+                "pruning.online == false: a spiking model always runs the sleep of its "
+                "spiking network (the online rule); set pruning.online = true.",
+            )
+        )
+    if pr["method"] != "auto" or pr["eps"] is not None:
+        add(("pruning.method", "pruning.method and pruning.eps are for rate models."))
+    if cfg["lifetime"]["enabled"]:
+        add(
+            (
+                "lifetime.enabled",
+                "lifetime.enabled == true runs rate-network lifetimes; a spiking model "
+                "(spiking.enabled = true) cannot: enable one of the two.",
+            )
+        )
+    if cfg["evaluation"]["dynamics"]["enabled"]:
+        add(
+            (
+                "evaluation.dynamics.enabled",
+                "evaluation.dynamics simulates rate networks; a spiking model compares "
+                "spike-count covariances instead: set evaluation.dynamics.enabled = false.",
+            )
+        )
+    if not sp["spread"] < 1:
+        add(("spiking.spread", f"spiking.spread == {sp['spread']!r}, must be < 1."))
+    if not sp["V_r"] < sp["V_th"]:
+        add(("spiking.V_r", f"spiking.V_r == {sp['V_r']!r}, must be < spiking.V_th."))
+    if not sp["burn_in"] < sp["sleep"]:
+        add(("spiking.burn_in", f"spiking.burn_in == {sp['burn_in']!r}, must be < sleep."))
+    fastest = min(sp["tau_m"], sp["tau_s"], sp["tau_r"])
+    if not sp["dt"] <= 0.2 * fastest:
+        add(
+            (
+                "spiking.dt",
+                f"spiking.dt == {sp['dt']!r} ms, must be <= 0.2 x the fastest of tau_m, "
+                f"tau_s, tau_r ({0.2 * fastest:g} ms).",
+            )
+        )
+    if not 2 * sp["count_bin"] <= sp["wake"]:
+        add(
+            (
+                "spiking.count_bin",
+                f"spiking.count_bin == {sp['count_bin']!r} s, must fit twice in "
+                f"spiking.wake == {sp['wake']!r} s.",
+            )
+        )
+    if min(sp["sizes"] + [sp["n_inh"]]) < 2:
+        add(
+            (
+                "spiking.sizes",
+                "every cluster (spiking.sizes) and spiking.n_inh need at least two neurons "
+                "(the covariance between clusters averages pairs).",
+            )
+        )
+    return problems
+
+
+def _spiking_defaults(cfg: dict) -> list:
+    """A [spiking] key set while spiking.enabled is false would be ignored: a problem."""
+    sp = cfg["spiking"]
+    fields = SCHEMA.fields["spiking"].fields
+    return [
+        (
+            f"spiking.{key}",
+            f"spiking.{key} is read only by spiking models: set spiking.enabled = true.",
+        )
+        for key, field in fields.items()
+        if key != "enabled" and sp[key] != field.default
+    ]
+
+
 def _cross_checks(cfg: dict) -> list:
     """Rules that involve several keys, as ``(key, message)`` problems."""
+    if cfg["spiking"]["enabled"]:
+        return _spiking_checks(cfg)
     net, pr, on = cfg["network"], cfg["pruning"], cfg["online"]
     problems = _check_params(net["generator"], net["params"]) if net["generator"] else []
+    problems += _spiking_defaults(cfg)
     add = problems.append
     if (net["generator"] is None) == (net["file"] is None):
         add(

@@ -27,14 +27,10 @@ every plain array of the network (``J``, the synapse table, the sleep reports) i
 the convention of :mod:`plasticsim.spiking`. Traces are in ``mV Hz^2 s`` and scores
 (``trace / T``) in ``mV Hz^2``.
 
-Defaults (one place, :data:`DEFAULTS`): ``tau_m = 20 ms``, ``V_th = 20 mV``,
-``V_r = 10 mV``, ``t_ref = 2 ms`` (Brunel 2000's asynchronous irregular LIF network),
-``tau_s = 5 ms`` (a fast AMPA/GABA_A-like current, ``tau_s << tau_m``), ``E_L = 0 mV``,
-``mu = 15 mV`` and ``sigma = 5 mV`` (a lone neuron then fires at 9.0 Hz with ISI CV 0.77,
-measured on 200 neurons over 3 s: below threshold on average, driven by fluctuations —
-the asynchronous irregular regime),
-``tau_r = 100 ms`` (the rate filter of the traces: much longer than the network's
-correlation times, ~``tau_m``, so that ``Cov(r) ~ S(0) / (2 tau_r)``).
+Defaults: :data:`plasticsim.spiking.LIF_DEFAULTS`, the one place for them (the theory
+and the simulator share it; the choice is justified there). A lone neuron at the defaults
+fires at 9.0 Hz with ISI CV 0.77, measured on 200 neurons over 3 s at ``dt = 0.1 ms``
+(the diffusion theory, without the discrete-step correction, says 9.5 Hz and 0.81).
 
 Order within a time step (Brian2 slots): trace and sums (``groups, -2``, trace clock) read
 ``r`` before the neurons' state update and threshold, as in the rate network.
@@ -45,21 +41,11 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from brian2 import Hz, Quantity, TimedArray, have_same_dimensions, ms, mV, second, volt
+from brian2 import Hz, Quantity, TimedArray, have_same_dimensions, mV, second, volt
 
-DEFAULTS = {
-    "tau_m": 20 * ms,
-    "tau_s": 5 * ms,
-    "V_th": 20 * mV,
-    "V_r": 10 * mV,
-    "E_L": 0 * mV,
-    "t_ref": 2 * ms,
-    "mu": 15 * mV,
-    "sigma": 5 * mV,
-    "noise_tau": 0 * ms,
-    "tau_r": 100 * ms,
-    "dt": 0.1 * ms,
-}
+from ..spiking import LIF_DEFAULTS
+
+DEFAULTS = LIF_DEFAULTS  # the one place (plasticsim.spiking)
 
 RATE_SLOT = ("start", 0)  # rate monitor of a wake
 NEURON_STATE = (  # neuron variables an epoch may change (restored when it fails)

@@ -83,6 +83,7 @@ from brian2 import (
 from brian2.groups.group import CodeRunner
 
 from .._validation import STREAM_ONLINE, check_choice, check_rng
+from ..spiking import _drive_change
 from . import _core, _epochs, _inputs, _lif, _model, _persist, _rollback
 from .states import LABILE, SleepReport, SpikingWakeRecord, count_states
 
@@ -497,10 +498,10 @@ class SpikingNetwork(_core.SynapticNetwork):
         zeros = np.zeros(self._n)
         if weights_after is None or self._o["homeostasis"] is None:
             return {"leak_change": zeros, "drive_change": zeros}
-        change = np.bincount(
-            post, weights=(weights_before - weights_after) * rates[pre], minlength=self._n
-        )
-        change *= self._o["tau_s"]  # mV
+        # The same code as plasticsim.spiking.homeostatic_drive (offline baselines).
+        change = _drive_change(
+            post, pre, weights_before - weights_after, rates, self._o["tau_s"], self._n
+        )  # mV
         mu = self._G.variables["mu"].get_value() + change * float(mV)
         self._G.variables["mu"].set_value(mu)
         return {"leak_change": zeros, "drive_change": change}
@@ -642,6 +643,7 @@ class SpikingNetwork(_core.SynapticNetwork):
         compact=True,
         report=None,
         report_period=10 * second,
+        min_kept=0,
     ) -> SleepReport:
         r"""One sleep epoch: noise on, inputs off, local traces, then the decisions.
 
@@ -662,6 +664,12 @@ class SpikingNetwork(_core.SynapticNetwork):
         duration : brian2 time
         k, density, burn_in, decide, relabile, symmetric, compact, report, report_period
             See :meth:`RateNetwork.sleep`.
+        min_kept : int >= 0, default=0
+            After the decisions, a neuron left with fewer than ``min_kept`` surviving
+            input (and, asymmetric, output) synapses keeps its highest-probability
+            candidates, reweighted by ``1 / p`` like the others (as in
+            :meth:`RateNetwork.sleep`); the homeostasis counts them like any other kept
+            synapse. ``0``: the rule as published.
 
         Returns
         -------
@@ -692,6 +700,7 @@ class SpikingNetwork(_core.SynapticNetwork):
             compact=compact,
             report=report,
             report_period=report_period,
+            min_kept=min_kept,
         )
 
     def wake(
