@@ -34,6 +34,8 @@ REDUCED = {
     "rectified": ["network.params.sizes=[12, 6, 8]", *ONLINE_FAST],
     "sleep_cycles": ["network.params.sizes=[12, 6, 8]", *ONLINE_FAST, "online.wake=1.0"],
     "from_file": [],
+    "sweeps": ["network.params.n_exc=24", "network.params.n_inh=6", *ONLINE_FAST],
+    "multapses": ["network.params.sizes=[8, 8]", *ONLINE_FAST],
     "clustered_huge": [],  # sparse: its own test below
     "lifetime": [
         "lifetime.cycles=1",

@@ -131,6 +131,36 @@ def test_trace_scores_equal_the_time_average_of_recorded_rates():
     assert net.rates.shape == (20,) and float(net.rates.mean()) > 1
 
 
+@pytest.mark.parametrize("trace_dt", [None, 0.1 * ms])
+def test_samples_on_the_network_clock_equal_a_trace_clock_bit_for_bit(trace_dt):
+    """The trace samples run on the network's own clock every trace_dt (one clock: faster);
+    the reports, the state and the trace clock are those of the runners on a clock of
+    their own of dt = trace_dt (the shared core's), bit for bit, whatever the burn-in."""
+    from plasticsim.online import _core
+
+    nets = [small(rng=5, trace_dt=trace_dt) for _ in range(2)]
+    reference = nets[1]
+    reference._make_trace_runners = _core.SynapticNetwork._make_trace_runners.__get__(reference)
+    reports = []
+    for net in nets:
+        rep = [net.sleep(133 * ms, burn_in=15.3 * ms, decide=False)]  # burn-in stretched
+        net.wake(7.7 * ms)
+        rep.append(net.sleep(120 * ms, burn_in=20 * ms, density=0.5))
+        rep.append(net.sleep(50 * ms, burn_in=0 * ms, density=0.5, relabile=0.5))
+        reports.append(rep)
+    for a, b in zip(*reports, strict=True):
+        assert a.n_samples == b.n_samples > 0
+        assert a.measured == b.measured
+        for field in ("scores", "weights", "probabilities", "kept", "drive_change"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    a, b = nets
+    assert a.t == b.t
+    np.testing.assert_array_equal(a.v, b.v)
+    np.testing.assert_array_equal(a.J.toarray(), b.J.toarray())
+    assert a._trace_clock.t == b._trace_clock.t == a.t  # ticked through every sample
+    assert len({obj.clock for obj in a.network.objects}) == 1  # runners gone, one clock
+
+
 def test_decisions_hit_the_density_and_compaction_removes_the_pruned():
     net = SpikingNetwork.from_matrix(ei_matrix(), target="numpy", rng=5, tau_r=50 * ms)
     m = net.n_synapses

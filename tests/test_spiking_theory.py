@@ -170,19 +170,6 @@ sigma : volt (constant)
 """
 
 
-@pytest.fixture(scope="module")
-def brian_numpy():
-    prefs = brian2.prefs
-    names = ("codegen.target", "logging.file_log", "logging.save_script")
-    old = {name: prefs[name] for name in names}
-    prefs["codegen.target"] = "numpy"
-    prefs["logging.file_log"] = False
-    prefs["logging.save_script"] = False
-    yield
-    for name, value in old.items():
-        prefs[name] = value
-
-
 def _simulate(mu, sigma, duration, *, dt, seed, J=None, copies=1, burn_in=0.2):
     """Spike times (s, after the burn-in) and indices of ``copies`` independent copies."""
     b2 = brian2
@@ -238,7 +225,7 @@ N_EACH, DURATION, DT_SINGLE = 1000, 2.0, 0.05 * ms
 
 
 @pytest.fixture(scope="module")
-def unconnected(brian_numpy):
+def unconnected(brian_prefs_module):
     mu = np.repeat(MUS, N_EACH)
     t, i = _simulate(mu, np.full(mu.size, 5.0), DURATION, dt=DT_SINGLE, seed=11)
     counts = np.bincount(i, minlength=mu.size).reshape(MUS.size, N_EACH)
@@ -343,7 +330,7 @@ def _count_covariance(t, i, n, copies, duration):
 
 
 @pytest.fixture(scope="module")
-def network(brian_numpy):
+def network(brian_prefs_module):
     J = _clustered()
     n = J.shape[0]
     t, i = _simulate(

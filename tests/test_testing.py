@@ -646,6 +646,8 @@ SMALL = {
         "lifetime.repeats=1",
     ],
     "rectified": ["network.params.sizes=[20, 10, 15]", "online.sleep=20.0", "online.burn_in=5.0"],
+    "multapses": ["network.params.sizes=[10, 10]", "online.sleep=20.0"],
+    "sweeps": ["network.params.n_exc=32", "network.params.n_inh=8", "online.sleep=20.0"],
     # 46 LIF neurons (numpy target), one-second sleep and wakes: A_eff's spectra
     "spiking": [
         "spiking.sizes=[15, 15]",

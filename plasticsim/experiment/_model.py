@@ -70,7 +70,7 @@ def resolve_model(ref) -> Path:
     >>> resolve_model("clusterd")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: no model file 'clusterd' and no shipped model of that name (shipped: asymmetric, clustered, clustered_huge, clustered_large, dale, from_file, lifetime, rectified, sleep_cycles, spiking); did you mean 'clustered'?
+    FileNotFoundError: no model file 'clusterd' and no shipped model of that name (shipped: asymmetric, clustered, clustered_huge, clustered_large, dale, from_file, lifetime, multapses, rectified, sleep_cycles, spiking, sweeps); did you mean 'clustered'?
     """  # noqa: E501
     path = Path(ref)
     if path.is_file():

@@ -132,6 +132,46 @@ def _reference_scores(run: _Run, M, cycle: int):
     return S, method
 
 
+def _excitability(on: dict, tau):
+    """The sleep schedule of ``[online.excitability]`` (None without a period)."""
+    exc = on["excitability"]
+    if exc["period"] is None:
+        return None
+    from ..online import UpDown
+
+    return UpDown(
+        exc["period"] * tau, up=exc["up"], down=exc["down"], down_fraction=exc["down_fraction"]
+    )
+
+
+def _multapse_metrics(rep, on: dict) -> dict:
+    """Within-pair statistics of an epoch of a network with multapses (else nothing)."""
+    if on["multapses"] < 2 or not rep.decided:
+        return {}
+    from ..multapses import (
+        expected_within_pair_correlation,
+        pair_sum_ratio,
+        weights_after,
+        within_pair_correlation,
+    )
+
+    n, after = rep.n_neurons, weights_after(rep)
+    if not np.any(np.diff(rep.post.astype(np.int64) * n + rep.pre) == 0):
+        return {}  # no pair holds two synapses any more
+    mean, se = pair_sum_ratio(rep.pre, rep.post, rep.weights, after, rep.probabilities, n)
+    return {
+        "within_pair_correlation_before": within_pair_correlation(
+            rep.pre, rep.post, rep.weights, n
+        ),
+        "within_pair_correlation_after": within_pair_correlation(rep.pre, rep.post, after, n),
+        "within_pair_correlation_expected": expected_within_pair_correlation(
+            rep.pre, rep.post, rep.weights, rep.probabilities, n
+        ),
+        "pair_sum_ratio_mean": mean,
+        "pair_sum_ratio_se": se,
+    }
+
+
 def _run_online(run: _Run):
     """The online sleep/wake schedule in Brian2; returns (matrix, metrics, arrays)."""
     from .._brian import brian2  # Brian2 without its exception hook (plasticsim._brian)
@@ -145,27 +185,46 @@ def _run_online(run: _Run):
     on, pr, noise = cfg["online"], cfg["pruning"], cfg["noise"]
     tau = cfg["neurons"]["tau"] * ms
     bias = cfg["neurons"]["bias"]
+    options = {
+        "tau": tau,
+        "sigma": noise["sigma"],
+        "noise_tau": noise["tau_noise"] * tau,
+        "nonlinearity": run.nonlinearity,
+        "dt": on["dt"] * tau,
+        "target": on["target"],
+        "rng": run.seeds["online"],
+        "bias": bias if bias != 0 else None,
+        "trace_dt": None if on["trace_dt"] is None else on["trace_dt"] * tau,
+    }
+    excitability = _excitability(on, tau)
     with run.phase("online.build", "online: build the Brian2 network"):
         try:
-            net = RateNetwork.from_matrix(
-                run.A,
-                tau=tau,
-                sigma=noise["sigma"],
-                noise_tau=noise["tau_noise"] * tau,
-                nonlinearity=run.nonlinearity,
-                dt=on["dt"] * tau,
-                target=on["target"],
-                rng=run.seeds["online"],
-                bias=bias if bias != 0 else None,
-                trace_dt=None if on["trace_dt"] is None else on["trace_dt"] * tau,
-            )
+            if on["multapses"] > 1:
+                from ..multapses import split_synapses
+
+                # Each synapse split into online.multapses synapses of the same pair (their
+                # own seed stream: the other stages are unchanged).
+                pre, post, w, leak = split_synapses(
+                    run.A,
+                    on["multapses"],
+                    spread=on["multapse_spread"],
+                    rng=np.random.default_rng([run.seeds["online"], 0]),
+                )
+                net = RateNetwork.from_synapses(
+                    run.A.shape[0], pre, post, w, leak=leak, multapses=True, **options
+                )
+            else:
+                net = RateNetwork.from_matrix(run.A, **options)
         except ValueError as exc:  # e.g. online.dt too coarse for this network
             error = _online_error(run, exc)
             if error is exc:
                 raise
             raise error from None
     units, cycles = 1000, on["cycles"]
-    counts = [_state_counts(net, run.n_syn)]
+    # Synapses of the simulation: the network's, or online.multapses times as many (the
+    # density then counts synapses, not pairs).
+    n_syn = net.n_synapses
+    counts = [_state_counts(net, n_syn)]
     epochs = []
     # Per synapse and epoch, concatenated over the epochs into arrays of the same names.
     columns = {
@@ -194,9 +253,7 @@ def _run_online(run: _Run):
         if k is None:
             expected = labile + on["relabile"] * stable
             alive = labile + stable
-            density, reachable = _cycle_density(
-                pr["density"] * run.n_syn, c, cycles, alive, expected
-            )
+            density, reachable = _cycle_density(pr["density"] * n_syn, c, cycles, alive, expected)
             if not reachable:
                 log.warning(
                     "online cycle %d: too few candidates to reach pruning.density == %g",
@@ -216,6 +273,7 @@ def _run_online(run: _Run):
                     decide=on["decide"] and labile + stable > 0,
                     relabile=on["relabile"],
                     min_kept=pr["min_kept"],
+                    excitability=excitability,
                     report=hook,
                     report_period=0.5 * second,
                 )
@@ -235,6 +293,13 @@ def _run_online(run: _Run):
             # What the traces estimate: the scores of the Euler-Maruyama chain at online.dt.
             P = euler_covariance(M, h=on["dt"], sigma=noise["sigma"], noise_tau=noise["tau_noise"])
             euler = synapse_scores(M, P)[rep.post, rep.pre]
+        if on["multapses"] > 1:
+            # A pair's score shared by its synapses in proportion to |w| (same sign):
+            # s_e = |w_e| D_ij = s_ij |w_e| / |A_ij|.
+            pair = values_at(M, rep.post, rep.pre) if run.sparse else M[rep.post, rep.pre]
+            share = np.abs(rep.weights) / np.abs(pair)
+            exact = exact * share
+            euler = None if euler is None else euler * share
         ok = (rep.candidate if rep.candidate.any() else np.ones(exact.size, bool)) & (exact > 0)
         corr = float(np.corrcoef(rep.scores[ok], exact[ok])[0, 1]) if ok.sum() > 1 else None
         rel = np.abs(rep.scores[ok] - exact[ok]) / exact[ok]
@@ -250,7 +315,7 @@ def _run_online(run: _Run):
         for column, value in zip(columns.values(), values, strict=True):
             if value is not None:
                 column.append(value)
-        counts.append(_state_counts(net, run.n_syn))
+        counts.append(_state_counts(net, n_syn))
         epochs.append(
             {
                 "cycle": c + 1,
@@ -280,6 +345,7 @@ def _run_online(run: _Run):
                 ),
                 "reference_scores": reference,
                 "start": on["start"],
+                **_multapse_metrics(rep, on),
                 "wall_time": rep.wall_time,
             }
         )
@@ -288,6 +354,8 @@ def _run_online(run: _Run):
             with _epoch_phase(wake, units) as hook:
                 net.wake(on["wake"] * tau, record=False, report=hook, report_period=0.5 * second)
     record = {
+        "excitability": None if excitability is None else dict(on["excitability"]),
+        "multapses": on["multapses"],
         "epochs": epochs,
         "seed": net.seed,
         "target": on["target"],

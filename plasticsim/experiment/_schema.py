@@ -291,6 +291,12 @@ _PRUNING = {
     "eps": _F("accuracy of the sketched scores (default: plasticsim.sketch.DEFAULT_EPS)", gt=0),
     "min_kept": _I("every neuron keeps at least this many synapses (every method)", 0, ge=0),
 }
+_EXCITABILITY = {
+    "period": _F("period of the up/down alternation (units of tau); absent = no sweeps", gt=0),
+    "up": _F("leak factor in up states", 1.0, gt=0),
+    "down": _F("leak factor in down states", 3.0, gt=0),
+    "down_fraction": _F("fraction of each period in the down state", 0.5, ge=0, le=1),
+}
 _ONLINE = {
     "target": _Choice("Brian2 code-generation target", ("numpy", "cython"), "numpy"),
     "dt": _F("integration step (units of tau)", 0.01, gt=0),
@@ -311,6 +317,9 @@ _ONLINE = {
     "wake": _F("wake epoch after each sleep (units of tau); 0 = none", 0.0, ge=0),
     "decide": _Bool("make the decisions at the end of each sleep", True),
     "relabile": _F("probability that a stable synapse becomes labile again", 0.0, ge=0, le=1),
+    "multapses": _I("synapses per connected pair (each synapse split into this many)", 1, ge=1),
+    "multapse_spread": _F("spread of the multapses' shares of a synapse", 0.0, ge=0, le=0.9),
+    "excitability": _Table("excitability sweeps during sleep (up/down states)", _EXCITABILITY),
 }
 _LIFE_RULES = ("noise", "weight", "uniform", "none")
 _LIFETIME = {

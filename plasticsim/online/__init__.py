@@ -15,6 +15,7 @@ structure and prune synapses", NeurIPS 2020, arXiv:2011.07334.
 from .. import _brian  # noqa: F401  (first: Brian2 without its exception hook)
 from ._learning import LearnReport
 from ._lifetime import EpochRecord, SleepEpoch, WakeEpoch, pattern_completion
+from ._schedule import UpDown
 from .network import RateNetwork
 from .spiking import SpikingNetwork
 from .states import (
@@ -43,5 +44,6 @@ __all__ = [
     "SpikingWakeRecord",
     "SynapseState",
     "SynapseStates",
+    "UpDown",
     "WakeRecord",
 ]

@@ -101,8 +101,10 @@ def sparse_A(n, pre, post, w, leak) -> sp.csr_array:
 
 
 def dense_A(n, pre, post, w, leak) -> np.ndarray:
+    """``A = -diag(leak) + W`` as a dense array; several synapses of one pair
+    (multapses) are summed, as in :func:`sparse_A`."""
     A = np.zeros((n, n))
-    A[post, pre] = w
+    np.add.at(A, (post, pre), w)  # == A[post, pre] = w when every pair appears once
     A[np.diag_indices(n)] = -leak
     return A
 

@@ -137,6 +137,13 @@ class SynapticNetwork:
         if self._center:
             self._G.variables["rsum"].set_value(np.zeros(self._n))
 
+    def _excitability_schedule(self, excitability, duration):
+        """The checked sleep schedule (``sleep(excitability=...)``) of this network."""
+        raise TypeError(
+            f"excitability schedules modulate a leak: {type(self).__name__} has none; "
+            "use a RateNetwork or excitability=None."
+        )
+
     def _homeostasis(
         self, *, weights_before, weights_after, pre, post, leak_change, n_samples
     ) -> dict:

@@ -50,6 +50,40 @@ def partner_index(pre: np.ndarray, post: np.ndarray, n: int) -> np.ndarray:
     return pos
 
 
+def has_multapses(pre: np.ndarray, post: np.ndarray, n: int) -> bool:
+    """Whether some pair ``pre -> post`` holds several synapses (multapses).
+
+    ``O(m)`` on the simulator's table (sorted by ``(post, pre)``, so repeated pairs are
+    adjacent), ``O(m log m)`` otherwise. With multapses the pairing of a synapse with
+    "its" reverse synapse is ill-defined: :func:`partner_index` finds one of them, so
+    every symmetric use of the table must check this first.
+    """
+    m = pre.size
+    if m < 2:
+        return False
+    for i in range(0, m - 1, _CHUNK):
+        j = min(m, i + _CHUNK + 1)
+        same = (post[i + 1 : j] == post[i : j - 1]) & (pre[i + 1 : j] == pre[i : j - 1])
+        if same.any():
+            return True
+    if _sorted_by_post_pre_weak(pre, post):
+        return False
+    key = np.sort(post.astype(np.int64) * n + pre)
+    return bool(np.any(key[1:] == key[:-1]))
+
+
+def _sorted_by_post_pre_weak(pre, post) -> bool:
+    """Non-decreasing ``(post, pre)`` pairs, checked in blocks (no int64 key)."""
+    m = pre.size
+    for i in range(0, m - 1, _CHUNK):
+        j = min(m, i + _CHUNK + 1)
+        a_post, b_post = post[i : j - 1], post[i + 1 : j]
+        up = (b_post > a_post) | ((b_post == a_post) & (pre[i + 1 : j] >= pre[i : j - 1]))
+        if not up.all():
+            return False
+    return True
+
+
 def _sorted_by_post_pre(pre, post) -> bool:
     """Strictly increasing ``(post, pre)`` pairs, checked in blocks (no int64 key)."""
     m = pre.size
@@ -91,7 +125,14 @@ def _partner_by_transpose(pre, post, n: int):
 
 
 def weights_symmetric(n: int, pre, post, w) -> bool:
-    """Every synapse has a reverse partner of the same weight, bit for bit (O(m log m))."""
+    """Every synapse has a reverse partner of the same weight, bit for bit (O(m log m)).
+
+    ``False`` for a table with multapses (:func:`has_multapses`): the pairing is then
+    ill-defined, and the summed matrix is treated as general (a safe answer: the
+    general eigensolvers apply to symmetric matrices too).
+    """
+    if has_multapses(pre, post, n):
+        return False
     partner = partner_index(pre, post, n)
     return bool(np.all(partner >= 0) and np.array_equal(w[partner], w))
 

@@ -27,6 +27,7 @@ from ._decisions import decide as _decide
 from ._decisions import (
     decision_units,
     estimate_scores,
+    has_multapses,
     partner_index,
     relabile_units,
     solve_k_online,
@@ -197,6 +198,7 @@ def sleep(
     report,
     report_period,
     min_kept=0,
+    excitability=None,
     rule="noise",
 ) -> SleepReport:
     """Implementation of :meth:`RateNetwork.sleep` (documented there), shared by every
@@ -232,6 +234,10 @@ def sleep(
     t_meas = math.ceil((t_now + float(burn_in)) / step - 1e-9) * step
     burn = max(0.0, t_meas - t_now)
     progress = _Progress(report, burn + n_meas * step)
+    # A sleep schedule (_schedule.py): resolved and checked before anything is simulated.
+    schedule = None
+    if excitability is not None:
+        schedule = net._excitability_schedule(excitability, (burn + n_meas * step) * second)
 
     # All or nothing (_rollback.epoch): whatever is raised before the report is appended
     # (a Ctrl-C that stopped a run, an error) leaves the network as it was before the call.
@@ -241,12 +247,22 @@ def sleep(
     with _rollback.epoch(net) as record:
         # status is the Brian2 array itself (the record restores it on any exception).
         pre, post, w, sgn, status = net._table(weights=record.weights, live_status=True)
+        # Multapses (several synapses of one pair): no synapse has a unique reverse
+        # partner, so each synapse is decided on its own ("auto" -> False).
+        multapses = has_multapses(pre, post, net._n)
         partner = partner_index(pre, post, net._n)
-        table_sym = table_is_symmetric(partner, w, status)
+        table_sym = not multapses and table_is_symmetric(partner, w, status)
         if symmetric == "auto":
             sym = table_sym
         else:
             sym = bool(symmetric)
+            if sym and multapses:
+                raise ValueError(
+                    "symmetric=True cannot pair the synapses: some pair of neurons has "
+                    "several synapses (multapses), so a synapse has no unique reverse "
+                    "partner to be decided with; pass symmetric=False (or 'auto') to decide "
+                    "each synapse on its own."
+                )
             if sym and not table_sym:
                 raise ValueError(
                     "symmetric=True but the synapse table is not symmetric: some synapse "
@@ -267,17 +283,22 @@ def sleep(
         ns = net._namespace()
         G = net._G
         net._sleep_inputs_off()
-        with net._seeded(seed):
-            if burn > 0:
-                net._run(burn, ns, progress, report_period, "sleep (burn-in)")
-            net._start_measurement()
-            runners = net._make_trace_runners()
-            i0 = int(round(float(net._net.t) / step))
-            net._net.add(*runners)
-            try:
-                net._run(n_meas * step, ns, progress, report_period, "sleep (measurement)")
-            finally:
-                net._net.remove(*runners)
+        sweep = None if schedule is None else net._excitability_on(schedule, ns)
+        try:
+            with net._seeded(seed):
+                if burn > 0:
+                    net._run(burn, ns, progress, report_period, "sleep (burn-in)")
+                net._start_measurement()
+                runners = net._make_trace_runners()
+                i0 = int(round(float(net._net.t) / step))
+                net._net.add(*runners)
+                try:
+                    net._run(n_meas * step, ns, progress, report_period, "sleep (measurement)")
+                finally:
+                    net._net.remove(*runners)
+        finally:
+            if sweep is not None:
+                net._excitability_off(sweep)  # the leak factor back to 1
         n_samples = int(net._trace_clock.variables["timestep"].get_value()[0]) - i0
         measured = n_samples * step
 
@@ -372,6 +393,7 @@ def sleep(
             kept=kept,
             n_neurons=net._n,
             wall_time=time.perf_counter() - wall0,
+            excitability=schedule,
             **homeostasis,
         )
         net.reports.append(rep)

@@ -27,7 +27,14 @@ from .._validation import (
 )
 from . import _model
 
-__all__ = ["Connectivity", "from_dense", "from_sparse", "from_synapses", "check_options"]
+__all__ = [
+    "Connectivity",
+    "from_dense",
+    "from_sparse",
+    "from_sparse_entries",
+    "from_synapses",
+    "check_options",
+]
 
 TARGETS = ("numpy", "cython")
 NONLINEARITIES = (None, "relu")
@@ -161,10 +168,12 @@ def _index_array(name: str, value, n: int) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def from_synapses(n, pre, post, w, leak) -> Connectivity:
+def from_synapses(n, pre, post, w, leak, *, multapses: bool = False) -> Connectivity:
     """The table of synapse lists ``pre[k] -> post[k]`` with weight ``w[k]`` and leaks.
 
     ``leak=None``: a weight matrix without leaks (``from_sparse(..., diagonal="zero")``).
+    ``multapses=True``: a pair may be given several times, each entry its own synapse
+    (:func:`_multapse_table`); otherwise a repeated pair is an error.
 
     Validated (each error names the argument, the offending entry and the rule), then
     assembled into a sparse ``A = -diag(leak) + W`` and read by :func:`from_sparse`, so
@@ -206,6 +215,8 @@ def from_synapses(n, pre, post, w, leak) -> Connectivity:
     if diagonal == "leak" and np.any(leak <= 0):
         i = int(np.argmax(leak <= 0))
         raise ValueError(f"leak[{i}] == {float(leak[i])!r}, every leak must be > 0.")
+    if multapses:
+        return _multapse_table(n, pre, post, w_arr, leak, diagonal)
     key = post * n + pre
     order = np.argsort(key, kind="stable")
     skey = key[order]
@@ -214,7 +225,9 @@ def from_synapses(n, pre, post, w, leak) -> Connectivity:
         a, b = sorted((int(order[dup[0]]), int(order[dup[0] + 1])))
         raise ValueError(
             f"synapse {int(pre[a])} -> {int(post[a])} is given twice (entries {a} and {b} of "
-            "pre, post, w): each pair must appear once."
+            "pre, post, w): each pair must appear once (RateNetwork.from_synapses(..., "
+            "multapses=True) makes each entry its own synapse: several synapses between "
+            "the same two neurons)."
         )
     del key, skey, order
     diag = np.arange(n, dtype=np.int64)
@@ -226,6 +239,62 @@ def from_synapses(n, pre, post, w, leak) -> Connectivity:
         shape=(n, n),
     )
     return from_sparse(A, "A", diagonal=diagonal)
+
+
+def _multapse_table(n, pre, post, w, leak, diagonal) -> Connectivity:
+    """The table of synapse lists whose pairs may repeat (multapses), ``O(m log m)``.
+
+    Each entry stays its own synapse: sorted by ``(post, pre)``, entries of one pair in
+    the order given (a stable sort), nothing summed and nothing symmetrised. The
+    network's ``A`` is the sum over each pair's synapses; ``symmetric`` says whether that
+    sum is symmetric to the bit (it only selects the eigensolver of the checks).
+    """
+    key = post * n + pre
+    order = np.argsort(key, kind="stable")
+    del key
+    itype = _index_type(n)
+    pre, post, w = pre[order].astype(itype), post[order].astype(itype), w[order]
+    del order
+    W = sp.csr_array((w, (post, pre)), shape=(n, n))  # summed per pair
+    diff = W - W.T
+    diff.eliminate_zeros()
+    symmetric = diff.nnz == 0
+    del W, diff
+    if diagonal == "zero":
+        leak = np.zeros(n)
+    return Connectivity(n, pre, post, w, leak, bool(symmetric))
+
+
+def from_sparse_entries(A, name: str = "A") -> Connectivity:
+    """Every stored off-diagonal entry of a ``scipy.sparse`` ``A`` as its own synapse.
+
+    The multapse form of :func:`from_sparse`: a COO array (or a non-canonical CSR/CSC
+    one) may store one position several times, and each stored entry becomes one
+    synapse instead of being summed (explicit zeros are not synapses). The stored
+    diagonal entries of a neuron are summed: minus its leak, which must be > 0.
+    ``O(m log m)``.
+    """
+    dtype = A.dtype
+    if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
+        raise TypeError(f"{name} must be a real numeric sparse array, got dtype {dtype}.")
+    if np.issubdtype(dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real, got dtype {dtype}.")
+    shape = A.shape
+    if len(shape) != 2 or shape[0] != shape[1] or shape[0] == 0:
+        raise ValueError(f"{name} has shape {shape}, must be square (n, n) with n >= 1.")
+    n = int(shape[0])
+    coo = sp.coo_array(A, copy=True) if not isinstance(A, sp.coo_array | sp.coo_matrix) else A
+    row = np.asarray(coo.row, dtype=np.int64)
+    col = np.asarray(coo.col, dtype=np.int64)
+    data = np.asarray(coo.data, dtype=np.float64)
+    on = row == col
+    diag = np.bincount(row[on], weights=data[on], minlength=n)
+    if not np.all(np.isfinite(diag)):
+        i = int(np.argmax(~np.isfinite(diag)))
+        raise ValueError(f"{name}[{i}, {i}] == {float(diag[i])!r}, must be finite.")
+    _diagonal_error(diag, name)
+    off = ~on & (data != 0)
+    return from_synapses(n, col[off], row[off], data[off], -diag, multapses=True)
 
 
 def check_options(

@@ -32,8 +32,9 @@ and the simulator share it; the choice is justified there). A lone neuron at the
 fires at 9.0 Hz with ISI CV 0.77, measured on 200 neurons over 3 s at ``dt = 0.1 ms``
 (the diffusion theory, without the discrete-step correction, says 9.5 Hz and 0.81).
 
-Order within a time step (Brian2 slots): trace and sums (``groups, -2``, trace clock) read
-``r`` before the neurons' state update and threshold, as in the rate network.
+Order within a time step (Brian2 slots): trace and sums (``groups, -2``, every
+``trace_dt``, on the network's clock: ``spiking._SampleRunner``) read ``r`` before the
+neurons' state update and threshold, as in the rate network.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ import numpy as np
 from brian2 import Quantity, have_same_dimensions, second
 
 # Order of the operations within a time step (Brian2 schedule slots, then order):
+#   start,  -3 : excitability          gain = g(t - t_sleep)          (sleep schedule)
 #   start,  -2 : wake input            I_ext = u(t - t_wake)          (if any)
 #   start,  -1 : rectified rate        r = clip(x, 0, inf)            (relu)
 #   start,   0 : rate monitor                                         (wake)
@@ -46,6 +47,7 @@ from brian2 import Quantity, have_same_dimensions, second
 #   groups, -1 : summed recurrent input I_syn = sum_j w r_j           (Brian2's slot)
 #   groups,  0 : neuron state update   x <- x + dt f(x, I_syn, ...)
 # so that the input, the trace and the monitor all read r(t_n) before x(t_n+1) is made.
+EXCITABILITY_SLOT = ("start", -3)
 INPUT_SLOT = ("start", -2)
 RATE_SLOT = ("start", -1)
 MONITOR_SLOT = ("start", 0)
@@ -54,7 +56,8 @@ TRACE_SLOT = ("groups", -2)
 
 def neuron_model(*, ou: bool, relu: bool, center: bool) -> str:
     """Equations of the NeuronGroup (see the module docstring for the units)."""
-    drive = "-leak*x + I_syn + bias + I_ext"
+    # gain: the leak factor of an excitability schedule (_schedule.py), 1 outside it
+    drive = "-leak*gain*x + I_syn + bias + I_ext"
     if ou:
         lines = [
             f"dx/dt = ({drive} + eta)/tau : 1",
@@ -64,6 +67,7 @@ def neuron_model(*, ou: bool, relu: bool, center: bool) -> str:
         lines = [f"dx/dt = ({drive})/tau + sigma*xi/sqrt(tau) : 1"]
     lines += [
         "leak : 1 (constant)",  # > 0; A[i, i] = -leak_i; changed only between runs
+        "gain : 1",  # leak factor: 1, or g(t) during a sleep with an excitability schedule
         "bias : 1 (constant)",  # tonic drive b: sets the operating point, on during sleep
         "I_syn : 1",  # target of the summed recurrent input
         "I_ext : 1",  # external (wake) input u, zero during sleep
@@ -116,6 +120,11 @@ def sum_code(relu: bool) -> str:
 
 RATE_CODE = "r = clip(x, 0, inf)"
 INPUT_CODE = "I_ext = plasticsim_input(t - t_wake, i)"
+
+
+def excitability_code(per_neuron: bool) -> str:
+    """One step of a sleep schedule: the leak factor at the time since the epoch began."""
+    return f"gain = plasticsim_excitability(t - t_sleep{', i' if per_neuron else ''})"
 
 
 # ------------------------------------------------------------------------ validation

@@ -27,7 +27,17 @@ from brian2 import (
 from brian2.groups.group import CodeRunner
 
 from .._validation import STREAM_ONLINE, check_rng
-from . import _checks, _core, _epochs, _inputs, _learning, _lifetime, _model, _persist
+from . import (
+    _checks,
+    _core,
+    _epochs,
+    _inputs,
+    _learning,
+    _lifetime,
+    _model,
+    _persist,
+    _schedule,
+)
 from ._core import SynapticNetwork
 from ._decisions import weights_symmetric
 from .states import (
@@ -48,6 +58,14 @@ MATRIX_MAX_N = 10_000
 _readonly = _core.readonly
 _codeobj_class = _core.codeobj_class
 _check_device = _core.check_device
+
+
+def _checks_symmetric(n, pre, post, w) -> bool:
+    """Whether the summed ``W`` is symmetric, for the choice of eigensolver."""
+    if n <= _checks.EXACT_MAX_N:
+        W = _checks.dense_A(n, pre, post, w, np.zeros(n))
+        return bool(np.array_equal(W, W.T))
+    return weights_symmetric(n, pre, post, w)
 
 
 def _fixed_point(conn, bias: np.ndarray) -> np.ndarray:
@@ -126,7 +144,7 @@ class RateNetwork(SynapticNetwork):
         "RateNetwork.from_synapses(n, pre, post, w, leak=...) or RateNetwork.load(path)."
     )
     # Neuron variables an epoch may change, restored when it fails (_rollback).
-    _NEURON_STATE = ("x", "eta", "r", "rsum", "I_syn", "I_ext", "leak", "bias")
+    _NEURON_STATE = ("x", "eta", "r", "rsum", "I_syn", "I_ext", "leak", "gain", "bias")
     # The cached spectral abscissa (the default burn-in), restored when an epoch fails.
     _CACHED = ("_abscissa", "_abscissa_check")
 
@@ -149,6 +167,7 @@ class RateNetwork(SynapticNetwork):
         trace_dt=None,
         center="auto",
         name="plasticsim",
+        multapses=False,
     ):
         """Build the Brian2 network of a stable connectivity ``A`` (DESIGN.md §1).
 
@@ -202,6 +221,13 @@ class RateNetwork(SynapticNetwork):
         name : str, default="plasticsim"
             Prefix of the Brian2 object names. Generated code embeds them: networks of the
             same model and name share compiled code.
+        multapses : bool, default=False
+            ``True``: every stored off-diagonal entry of a ``scipy.sparse`` ``A`` is its
+            own synapse, so a COO array that stores a position several times gives
+            several synapses between the same two neurons (multapses; see
+            :meth:`from_synapses`), summed in ``matrix``. A dense ``A`` holds one number
+            per pair and cannot say this: ``multapses=True`` with a dense ``A`` is a
+            ``ValueError`` (use :meth:`from_synapses`).
 
         Returns
         -------
@@ -277,7 +303,19 @@ class RateNetwork(SynapticNetwork):
         >>> bool(np.array_equal(same.sparse_matrix().toarray(), A))
         True
         """
-        conn = _inputs.from_sparse(A) if _inputs.is_sparse(A) else _inputs.from_dense(A)
+        if _model.check_bool("multapses", multapses):
+            if not _inputs.is_sparse(A):
+                raise ValueError(
+                    "multapses=True needs synapse lists or a scipy.sparse A that stores "
+                    "each synapse as its own entry: a dense A holds one number per pair "
+                    "of neurons and cannot express several synapses between them; use "
+                    "RateNetwork.from_synapses(n, pre, post, w, leak=..., multapses=True)."
+                )
+            conn = _inputs.from_sparse_entries(A)
+        elif _inputs.is_sparse(A):
+            conn = _inputs.from_sparse(A)
+        else:
+            conn = _inputs.from_dense(A)
         return cls._build(
             conn,
             tau=tau,
@@ -315,6 +353,7 @@ class RateNetwork(SynapticNetwork):
         trace_dt=None,
         center="auto",
         name="plasticsim",
+        multapses=False,
     ):
         """Build the network from synapse lists, Brian2's way: ``pre[k] -> post[k]``.
 
@@ -330,13 +369,26 @@ class RateNetwork(SynapticNetwork):
             Number of neurons.
         pre, post : array_like of int, shape (m,)
             Presynaptic and postsynaptic neuron of each synapse, in ``[0, n)``; no
-            self-synapse (``pre[k] == post[k]``), no pair given twice.
+            self-synapse (``pre[k] == post[k]``), no pair given twice unless
+            ``multapses``.
         w : array_like of float, shape (m,)
             Non-zero, finite weights (``w < 0``: inhibitory).
         leak : float > 0 or array_like of shape (n,)
             Each neuron's leak, ``A[i, i] == -leak[i]``.
         tau, sigma, noise_tau, nonlinearity, dt, target, rng, bias, x0, trace_dt, center, name
             As in :meth:`from_matrix`.
+        multapses : bool, default=False
+            Allow a pair ``(pre, post)`` several times: each entry is its own synapse
+            (Brian2's repeated ``i``/``j`` in ``Synapses.connect``) with its own weight,
+            trace, state and decision; the network's ``A[post, pre]`` is the sum of the
+            pair's weights (:attr:`matrix`, :meth:`sparse_matrix`), which the checks and
+            the dynamics use. Entries of a pair keep the order given. With multapses
+            :meth:`sleep` decides every synapse on its own (``symmetric="auto"`` is
+            ``False``, ``symmetric=True`` an error): a synapse has no unique reverse
+            partner. The matched leak change is per synapse (``sum |w|`` over the
+            synapses, equal to ``|A_ij|`` when a pair's synapses share a sign), and
+            ``sleep(min_kept=...)`` counts synapses, not pairs. Without ``multapses`` a
+            repeated pair is an error.
 
         Returns
         -------
@@ -345,9 +397,10 @@ class RateNetwork(SynapticNetwork):
         Raises
         ------
         TypeError, ValueError
-            For invalid arguments (indices out of range, self-synapses, duplicate pairs,
-            zero or non-finite weights, non-positive leaks, mismatched shapes, and every
-            rule of :meth:`from_matrix`), naming the argument, the entry and the rule.
+            For invalid arguments (indices out of range, self-synapses, duplicate pairs
+            without ``multapses``, zero or non-finite weights, non-positive leaks,
+            mismatched shapes, and every rule of :meth:`from_matrix`), naming the
+            argument, the entry and the rule.
 
         Examples
         --------
@@ -358,8 +411,17 @@ class RateNetwork(SynapticNetwork):
         >>> A = np.array([[-2.0, 0.5, 0.0], [0.5, -2.0, 0.8], [0.0, 0.8, -2.0]])
         >>> bool(np.array_equal(net.sparse_matrix().toarray(), A))
         True
+
+        Two synapses ``0 -> 1`` (multapses), each its own synapse, summed in ``A``:
+
+        >>> multi = RateNetwork.from_synapses(
+        ...     2, [0, 0, 1], [1, 1, 0], [0.25, 0.5, 0.5], leak=2.0,
+        ...     target="numpy", rng=0, multapses=True)
+        >>> multi.n_synapses, float(multi.matrix[1, 0])
+        (3, 0.75)
         """
-        conn = _inputs.from_synapses(n, pre, post, w, leak)
+        multapses = _model.check_bool("multapses", multapses)
+        conn = _inputs.from_synapses(n, pre, post, w, leak, multapses=multapses)
         return cls._build(
             conn,
             tau=tau,
@@ -418,6 +480,7 @@ class RateNetwork(SynapticNetwork):
             name=f"{name}_neurons",
             codeobj_class=codeobj,
         )
+        G.variables["gain"].set_value(np.ones(n))  # the leak factor (1 outside a schedule)
         for var, value in neurons.items():
             G.variables[var].set_value(value)
 
@@ -488,6 +551,72 @@ class RateNetwork(SynapticNetwork):
     def _sleep_inputs_off(self) -> None:
         self._G.variables["I_ext"].set_value(np.zeros(self._n))
 
+    def _excitability_schedule(self, excitability, duration):
+        """The schedule as a ``TimedArray`` (:func:`._schedule.resolve`), checked.
+
+        Frozen-time checks of the extremes: the network with every leak at its smallest
+        factor must be stable, and the Euler step stable with every leak at its largest
+        (``_checks``: exact eigenvalues up to 2,000 neurons, bounds or ARPACK above).
+        """
+        timed = _schedule.resolve(
+            excitability, n=self._n, dt=self._dt, duration=duration, name=self._name
+        )
+        low, high = _schedule.extremes(timed, self._n)
+        pre, post, w, _, _ = self._table()
+        live = w != 0
+        pre, post, w = pre[live], post[live], w[live]
+        leak = self._G.variables["leak"].get_value()
+        symmetric = _checks_symmetric(self._n, pre, post, w)
+        if np.any(low < 1):
+            alpha, check = _checks.abscissa(self._n, pre, post, w, leak * low, symmetric)
+            if not alpha < 0:
+                raise ValueError(
+                    f"excitability lowers the leaks to {float(low.min()):.4g} x leak, where "
+                    f"the network is not stable (spectral abscissa {alpha:.6g}, {check}); "
+                    "keep every leak factor high enough (a factor >= 1 never lowers a leak)."
+                )
+        h = float(self._dt / self._tau)
+        spec = _checks.spectrum(self._n, pre, post, w, leak * high, symmetric=symmetric, h=h)
+        if not spec.growth < 1:
+            raise ValueError(
+                f"excitability raises the leaks to {float(high.max()):.4g} x leak, where the "
+                f"Euler step is unstable: |1 + (dt/tau) lambda| == {spec.growth:.4g} >= 1 "
+                f"({spec.step_check}); build the network with a smaller dt."
+            )
+        if h * spec.radius > _checks.STIFFNESS_WARN:
+            logger.warning(
+                "excitability: at the largest leak factor (dt/tau) max|lambda| == %.3g > %s "
+                "(%s): the traces overestimate the scores of the fastest modes there.",
+                h * spec.radius,
+                _checks.STIFFNESS_WARN,
+                spec.step_check,
+            )
+        return timed
+
+    def _excitability_on(self, timed, namespace: dict) -> CodeRunner:
+        """Attach the code runner that sets ``gain = g(t - t_sleep)`` at every step."""
+        namespace["plasticsim_excitability"] = timed
+        namespace["t_sleep"] = self._net.t
+        when, order = _model.EXCITABILITY_SLOT
+        runner = CodeRunner(
+            self._G,
+            "stateupdate",
+            code=_model.excitability_code(np.ndim(timed.values) == 2),
+            clock=self._clock,
+            when=when,
+            order=order,
+            name=f"{self._name}_excitability",
+            codeobj_class=self._codeobj,
+        )
+        self._net.add(runner)
+        self._adopt(runner)
+        return runner
+
+    def _excitability_off(self, runner: CodeRunner) -> None:
+        """Detach the schedule; every leak factor back to 1 (the rest leak)."""
+        self._net.remove(runner)
+        self._G.variables["gain"].set_value(np.ones(self._n))
+
     def _homeostasis(
         self, *, weights_before, weights_after, pre, post, leak_change, n_samples
     ) -> dict:
@@ -547,6 +676,9 @@ class RateNetwork(SynapticNetwork):
     def matrix(self) -> np.ndarray:
         """The current effective ``A`` (leak on the diagonal), an ``(n, n)`` ndarray.
 
+        With multapses (:meth:`from_synapses`) ``A[i, j]`` is the sum of the weights of
+        the synapses ``j -> i``.
+
         Every function of the exact core applies to it, e.g.
         ``synapse_scores(net.matrix, sigma=net.sigma, noise_tau=net.noise_tau / net.tau)``.
         Refused (``ValueError``) above ``MATRIX_MAX_N = 10,000`` neurons (800 MB): use
@@ -565,7 +697,9 @@ class RateNetwork(SynapticNetwork):
         """The current effective ``A`` as a ``scipy.sparse.csr_array`` (``O(n + m)``).
 
         The diagonal holds minus the leaks; PRUNED synapses not yet compacted away
-        (``sleep(compact=False)``) have weight 0 and are left out.
+        (``sleep(compact=False)``) have weight 0 and are left out; the synapses of one
+        pair (multapses) are summed into one entry (:meth:`synapse_states` keeps them
+        apart).
 
         Returns
         -------
@@ -659,6 +793,7 @@ class RateNetwork(SynapticNetwork):
         report=None,
         report_period=10 * second,
         min_kept=0,
+        excitability=None,
         rule="noise",
     ) -> SleepReport:
         r"""One sleep epoch: noise on, inputs off, local traces, then the decisions.
@@ -707,7 +842,10 @@ class RateNetwork(SynapticNetwork):
             Decide each unordered pair once, both directions together (one uniform,
             ``p`` from the average of the two traces — identical up to rounding, since
             ``(x_i - s x_j)^2 = (x_j - s x_i)^2``), so a symmetric network stays symmetric.
-            ``"auto"``: when the synapse table is symmetric (weights and states).
+            ``"auto"``: when the synapse table is symmetric (weights and states). With
+            multapses (several synapses of one pair) a synapse has no unique reverse
+            partner: ``"auto"`` decides each synapse on its own and ``True`` raises
+            ``ValueError``.
         compact : bool, default=True
             Rebuild the ``Synapses`` without the pruned ones, so that later epochs cost
             what the survivors cost. ``False`` keeps them with weight 0.
@@ -721,6 +859,19 @@ class RateNetwork(SynapticNetwork):
             input (and, asymmetric, output) synapses keeps its highest-probability
             candidates, rescaled by ``1 / p`` like the others: no neuron is cut loose at
             low density (see :func:`plasticsim.sparsify`). ``0``: the rule as published.
+        excitability : None, UpDown, callable or brian2.TimedArray, default=None
+            A sleep schedule of each neuron's leak: ``leak_eff = leak * g(t - t_0)`` from
+            the start ``t_0`` of the epoch, burn-in included (slow-wave sleep's up and
+            down states, :class:`plasticsim.online.UpDown`). ``g`` is an ``UpDown``; a
+            callable of a brian2 time array returning factors of shape ``(steps,)`` or
+            ``(steps, n)`` (sampled at every ``dt``); or a dimensionless ``TimedArray``
+            of that shape covering the epoch. Factors must be finite and > 0. The traces
+            are measured under the modulated dynamics (``trace / T`` is the time-average
+            of the scores over the schedule); afterwards every factor is 1 again and the
+            matched change of the decisions applies to the rest leak. Checked before
+            anything runs, at frozen times: stability with every leak at its smallest
+            factor, the Euler step at its largest (each one eigen-decomposition up to
+            2,000 neurons). ``report.excitability`` keeps the schedule.
         rule : {"noise", "weight", "uniform"}, default="noise"
             What ``p = min(1, k s)`` is computed from: the traces (the rule), or a
             baseline at the same ``density`` with the same decisions, reweighting and
@@ -818,6 +969,7 @@ class RateNetwork(SynapticNetwork):
             report=report,
             report_period=report_period,
             min_kept=min_kept,
+            excitability=excitability,
             rule=rule,
         )
 

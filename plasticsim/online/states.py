@@ -168,6 +168,9 @@ class SleepReport:
     drive_change : ndarray of float64, shape (n,), or None
         :class:`SpikingNetwork`: change of each neuron's constant drive ``mu`` in mV (its
         homeostasis; ``leak_change`` is then 0). ``None`` for a :class:`RateNetwork`.
+    excitability : brian2.TimedArray or None
+        The leak factors ``g(t - t_0)`` of a sleep with an excitability schedule
+        (``leak_eff = leak * g``, from the start ``t_0`` of the epoch), else ``None``.
     """
 
     seed: int
@@ -193,6 +196,7 @@ class SleepReport:
     n_neurons: int
     wall_time: float
     drive_change: np.ndarray | None = None
+    excitability: object = None
 
     @property
     def n_candidates(self) -> int:
@@ -208,9 +212,13 @@ class SleepReport:
         return float(np.count_nonzero(self.kept)) / n
 
     def score_matrix(self) -> np.ndarray:
-        """The estimated scores as an ``(n, n)`` array laid out like ``synapse_scores``."""
+        """The estimated scores as an ``(n, n)`` array laid out like ``synapse_scores``.
+
+        The scores of several synapses of one pair (multapses) are summed: the score of
+        the summed synapse when they share a sign (``sum_e |w_e| D = |A_ij| D``).
+        """
         S = np.zeros((self.n_neurons, self.n_neurons))
-        S[self.post, self.pre] = self.scores
+        np.add.at(S, (self.post, self.pre), self.scores)
         return S
 
     def __repr__(self) -> str:
