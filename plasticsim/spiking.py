@@ -136,7 +136,14 @@ def _check_quantity(name: str, value, unit, unit_name: str, example: str, *, rul
             f"{name} must be a Brian2 quantity in {unit_name} such as {example}, "
             f"got {_fmt(value)}."
         )
-    arr = np.asarray(value / unit, dtype=np.float64)
+    return check_values(name, value, np.asarray(value / unit, dtype=np.float64), rule)
+
+
+def check_values(name: str, value, arr: np.ndarray, rule=None) -> np.ndarray:
+    """``arr`` (the numbers of ``value``) if finite and obeying ``rule``, else raise.
+
+    ``rule`` is ``None``, ``"positive"`` or ``"nonnegative"``; the message shows ``value``.
+    """
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} == {value!r}, must be finite.")
     if rule == "positive" and not np.all(arr > 0):

@@ -44,7 +44,7 @@ import numbers
 import numpy as np
 from brian2 import Hz, Quantity, TimedArray, have_same_dimensions, mV, second, volt
 
-from ..spiking import LIF_DEFAULTS
+from ..spiking import LIF_DEFAULTS, _fmt, check_values
 
 DEFAULTS = LIF_DEFAULTS  # the one place (plasticsim.spiking)
 
@@ -95,12 +95,6 @@ INPUT_CODE = "I_ext = plasticsim_input(t - t_wake, i)"
 # ------------------------------------------------------------------------ validation
 
 
-def _fmt(value) -> str:
-    if isinstance(value, np.ndarray) and not isinstance(value, Quantity):
-        return f"array of shape {value.shape}"
-    return repr(value)
-
-
 def check_quantity(name: str, value, unit, example: str, *, rule=None, n=None) -> np.ndarray:
     """``value`` in SI units as float64 (a scalar, or ``(n,)`` when ``n`` is given).
 
@@ -122,13 +116,7 @@ def check_quantity(name: str, value, unit, example: str, *, rule=None, n=None) -
             arr = np.full(n, float(arr))
         if arr.shape != (n,):
             raise ValueError(f"{name} has shape {arr.shape}, must be a scalar or ({n},).")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} == {value!r}, must be finite.")
-    if rule == "positive" and not np.all(arr > 0):
-        raise ValueError(f"{name} == {value!r}, must be > 0.")
-    if rule == "nonnegative" and not np.all(arr >= 0):
-        raise ValueError(f"{name} == {value!r}, must be >= 0.")
-    return arr
+    return check_values(name, value, arr, rule)
 
 
 def check_poisson(poisson):
