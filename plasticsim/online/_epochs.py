@@ -434,18 +434,7 @@ def wake(
         if timed is not None:
             ns["plasticsim_input"] = timed
             ns["t_wake"] = net._net.t
-            added.append(
-                CodeRunner(
-                    G,
-                    "stateupdate",
-                    code=_model.INPUT_CODE,
-                    clock=net._clock,
-                    when=_model.INPUT_SLOT[0],
-                    order=_model.INPUT_SLOT[1],
-                    name=f"{net._name}_input",
-                    codeobj_class=net._codeobj,
-                )
-            )
+            added.append(input_runner(net))
         monitor = None
         var = _model.rate_name(net._relu)
         if indices is not None:
@@ -485,6 +474,20 @@ def wake(
     t = monitor.t[:].copy()
     rates = np.asarray(getattr(monitor, var)).T.copy()
     return WakeRecord(t, rates, seed)
+
+
+def input_runner(net) -> CodeRunner:
+    """The runner that reads the wake's input ``plasticsim_input(t - t_wake, i)`` each step."""
+    return CodeRunner(
+        net._G,
+        "stateupdate",
+        code=_model.INPUT_CODE,
+        clock=net._clock,
+        when=_model.INPUT_SLOT[0],
+        order=_model.INPUT_SLOT[1],
+        name=f"{net._name}_input",
+        codeobj_class=net._codeobj,
+    )
 
 
 def _check_record(net, record):

@@ -50,6 +50,7 @@ from brian2.groups.group import CodeRunner
 
 from .._validation import _check_real, check_integer, check_nonnegative, check_positive
 from . import _model, _rollback
+from ._epochs import input_runner
 from .states import LABILE, PRUNED
 
 __all__ = ["LearnReport", "learn"]
@@ -196,18 +197,7 @@ def learn(
             status_pruned=int(PRUNED),
         )
         G.variables["I_ext"].set_value(np.zeros(net._n))
-        added = [
-            CodeRunner(
-                G,
-                "stateupdate",
-                code=_model.INPUT_CODE,
-                clock=net._clock,
-                when=_model.INPUT_SLOT[0],
-                order=_model.INPUT_SLOT[1],
-                name=f"{net._name}_input",
-                codeobj_class=net._codeobj,
-            )
-        ]
+        added = [input_runner(net)]
         when, order = _model.TRACE_SLOT
         if len(net._S):
             added.append(
