@@ -5,6 +5,8 @@ Brian2 runs on the numpy target with small networks and short epochs.
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 from brian2 import ms
@@ -149,6 +151,35 @@ def test_interrupted_learning_restores_the_network():
     assert float(net.t) == before[2]
 
 
+def test_ctrl_c_during_learning_restores_the_network_and_a_rerun_matches():
+    """A real SIGINT while Brian2 runs a learning wake (Brian2 catches it and stops the
+    run): KeyboardInterrupt, the network as before, and the repeated call gives what an
+    uninterrupted twin gives, bit for bit."""
+    A = _background(8, 0.5, 4)
+    net, twin = _net(A, seed=3), _net(A, seed=3)
+    before = (net.matrix.copy(), net.state.copy(), net.leak.copy(), float(net.t))
+    sent = []
+
+    def ctrl_c(elapsed, completed, start, duration):
+        if not sent and completed > 0.4:
+            sent.append(1)
+            signal.raise_signal(signal.SIGINT)
+
+    kwargs = dict(patterns=np.ones(8), present=TAU, budget=4, threshold=0.0)
+    with pytest.raises(KeyboardInterrupt):
+        net.learn(4 * TAU, report=ctrl_c, report_period=1 * ms, **kwargs)
+    assert sent
+    np.testing.assert_array_equal(net.matrix, before[0])
+    np.testing.assert_array_equal(net.state, before[1])
+    np.testing.assert_array_equal(net.leak, before[2])
+    assert float(net.t) == before[3]
+    a = net.learn(4 * TAU, **kwargs)
+    b = twin.learn(4 * TAU, **kwargs)
+    assert a.n_new == b.n_new
+    np.testing.assert_array_equal(net.matrix, twin.matrix)
+    np.testing.assert_array_equal(net.leak, twin.leak)
+
+
 def test_learning_that_diverges_raises_and_restores():
     A = _background(8, 1.0, 5)
     net = _net(A)
@@ -278,6 +309,36 @@ def test_live_records_every_epoch():
     np.testing.assert_allclose(recs[-1].slowest, lam, rtol=1e-10)
     np.testing.assert_allclose(recs[-1].completion, pattern_completion(net.matrix, P))
     assert recs[2].change["qf_min"] <= 1 <= recs[2].change["qf_max"] + 1e-12
+
+
+def test_ctrl_c_during_live_keeps_the_completed_epochs():
+    """A real SIGINT in the sleep of a lifetime: the sleep is undone, the wake before it
+    stays applied, and the exception carries the completed epochs' records."""
+    n = 10
+    P = np.zeros((1, n))
+    P[0, :4] = 1
+    net = _net(_background(n, 0.3, 8))
+    schedule = _schedule(P, "noise", cycles=1)
+    sent = []
+    sleep = net.sleep
+
+    def sleep_with_ctrl_c(*args, **kwargs):
+        def ctrl_c(elapsed, completed, start, duration):
+            if not sent and completed > 0.5:
+                sent.append(1)
+                signal.raise_signal(signal.SIGINT)
+
+        return sleep(*args, **kwargs, report=ctrl_c, report_period=1 * ms)
+
+    net.sleep = sleep_with_ctrl_c
+    with pytest.raises(KeyboardInterrupt) as info:
+        net.live(schedule)
+    assert sent
+    records = info.value.records
+    assert [r.kind for r in records] == ["start", "wake"]
+    # The network is as the wake left it: its synapse count and time.
+    assert records[-1].n_synapses == net.n_synapses
+    assert not net.reports
 
 
 def test_live_interrupted_keeps_completed_records(monkeypatch):
