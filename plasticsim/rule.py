@@ -455,36 +455,30 @@ def pruning_probabilities(
     _check_noise(sigma, noise_tau)
     if not isinstance(return_k, bool | np.bool_):
         raise TypeError(f"return_k must be True or False, got {return_k!r}.")
-    if scores is not None:
-        if not sparse_in:
-            i, j = np.nonzero(mask)
-        s = _given_scores(A, scores, i, j, C, method, eps)
-        if sparse_in:
-            k_used = _k_from_values(s, density, k, "score")
-            P = from_list(A.shape[0], i, j, np.minimum(1.0, k_used * s))
-        else:
-            S = np.zeros(A.shape)
-            S[i, j] = s
-            P, k_used = _probabilities_from_scores(S, mask, density, k, "score")
-        return (P, k_used) if return_k else P
-    method = _resolve_method(A, method, C=C, noise_tau=noise_tau, eps=eps)
-    if sparse_in or method == "sketch":
+    given = scores is not None
+    if not given:
+        method = _resolve_method(A, method, C=C, noise_tau=noise_tau, eps=eps)
+    if given or sparse_in or method == "sketch":
+        # The synapse-list path: scores given, sparse input or sketched scores.
         As = A if sparse_in else sps.csr_array(A)
         if not sparse_in:
             i, j, a = synapse_list(As)
-        s, _ = _sparse_score_values(
-            As,
-            i,
-            j,
-            a,
-            C,
-            sigma=sigma,
-            noise_tau=noise_tau,
-            method=method,
-            eps=eps,
-            rng=rng,
-            sym=sym,
-        )
+        if given:
+            s = _given_scores(A, scores, i, j, C, method, eps)
+        else:
+            s, _ = _sparse_score_values(
+                As,
+                i,
+                j,
+                a,
+                C,
+                sigma=sigma,
+                noise_tau=noise_tau,
+                method=method,
+                eps=eps,
+                rng=rng,
+                sym=sym,
+            )
         k_used = _k_from_values(s, density, k, "score")
         P = from_list(As.shape[0], i, j, np.minimum(1.0, k_used * s))
         P = P if sparse_in else P.toarray()

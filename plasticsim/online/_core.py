@@ -356,15 +356,19 @@ class SynapticNetwork:
         post = S.variables["_synaptic_post"].get_value()[keep]
         values = {v: S.variables[v].get_value()[keep] for v in self._SYNAPSE_VARIABLES}
         before = keep.size
-        del status, keep
-        self._net.remove(S)
-        del S
+        del status, keep, S
+        self._replace_synapses(pre, post, values)
+        del values
+        logger.debug("compacted: %d -> %d synapses", before, len(self._S))
+
+    def _replace_synapses(self, pre, post, values) -> None:
+        """A new ``Synapses`` (same name) from a table sorted by ``(post, pre)``, in the
+        network in place of the old one (released before the new one is filled)."""
+        self._net.remove(self._S)
         self._S = None
         self._S = self._make_synapses(pre, post, values)
-        del values
         self._net.add(self._S)
         self._adopt(self._S)
-        logger.debug("compacted: %d -> %d synapses", before, len(self._S))
 
     # ------------------------------------------------------------------ running
 

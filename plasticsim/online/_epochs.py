@@ -14,6 +14,7 @@ import math
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 
 import brian2
 import numpy as np
@@ -454,26 +455,37 @@ def wake(
         # the previous epoch would still drive x (and decay over noise_tau). Disconnect it for
         # the run (eta = 0 stays 0 with sigma = 0) and restore it afterwards: the noise source
         # is paused, not reset, so the next noisy epoch starts from a stationary eta.
-        eta_saved = None
-        if not noise and float(net._noise_tau) > 0:
-            eta_saved = G.variables["eta"].get_value().copy()
-            G.variables["eta"].set_value(np.zeros(net._n))
-        if added:
-            net._net.add(*added)
-        try:
-            with net._seeded(seed):
-                net._run(float(duration), ns, progress, report_period, "wake")
-        finally:
-            if added:
-                net._net.remove(*added)
-            G.variables["I_ext"].set_value(np.zeros(net._n))
-            if eta_saved is not None:
-                G.variables["eta"].set_value(eta_saved)
+        paused = "eta" if not noise and float(net._noise_tau) > 0 else None
+        with running_with(net, added, paused=paused), net._seeded(seed):
+            net._run(float(duration), ns, progress, report_period, "wake")
     if monitor is None:
         return WakeRecord(np.zeros(0) * second, np.zeros((0, 0)), seed)
     t = monitor.t[:].copy()
     rates = np.asarray(getattr(monitor, var)).T.copy()
     return WakeRecord(t, rates, seed)
+
+
+@contextmanager
+def running_with(net, added, *, paused=None):
+    """Brian2 objects ``added`` in the network for a run, and a neuron variable ``paused``
+    (a noise current) held at 0; afterwards the objects leave, the external input returns
+    to 0 and the paused variable to its value (paused, not reset: the next noisy epoch
+    starts from where it was)."""
+    G = net._G
+    saved = None
+    if paused is not None:
+        saved = G.variables[paused].get_value().copy()
+        G.variables[paused].set_value(np.zeros(net._n))
+    if added:
+        net._net.add(*added)
+    try:
+        yield
+    finally:
+        if added:
+            net._net.remove(*added)
+        G.variables["I_ext"].set_value(np.zeros(net._n))
+        if saved is not None:
+            G.variables[paused].set_value(saved)
 
 
 def input_runner(net) -> CodeRunner:

@@ -50,7 +50,7 @@ from brian2.groups.group import CodeRunner
 
 from .._validation import _check_real, check_integer, check_nonnegative, check_positive
 from . import _model, _rollback
-from ._epochs import input_runner
+from ._epochs import input_runner, running_with
 from .states import LABILE, PRUNED
 
 __all__ = ["LearnReport", "learn"]
@@ -243,16 +243,12 @@ def learn(
                     **clock_kw,
                 )
             )
-        net._net.add(*added)
-        try:
+        with running_with(net, added):
             # A diverging wake is detected below and raised as one clear error.
             with net._seeded(seed), np.errstate(over="ignore", invalid="ignore"):
                 net._run(total, ns, progress, report_period, "learning wake")
             if homeostasis is not None:
                 homeostasis()  # the weight change since the last update (if any)
-        finally:
-            net._net.remove(*added)
-            G.variables["I_ext"].set_value(np.zeros(net._n))
         w_prev = homeostasis.w_prev if homeostasis is not None else np.empty(0)
         w_start = record.weights if record.weights is not None else np.empty(0)
         leak = G.variables["leak"].get_value().copy()
@@ -421,8 +417,6 @@ def _grow(net, new_pre, new_post, w_new: float) -> None:
         v: np.concatenate([old[v], fresh[v].astype(old[v].dtype, copy=False)])[order]
         for v in variables
     }
-    net._net.remove(S)
-    net._S = net._make_synapses(all_pre[order], all_post[order], values)
-    net._net.add(net._S)
-    net._adopt(net._S)
+    del S
+    net._replace_synapses(all_pre[order], all_post[order], values)
     logger.debug("growth: %d -> %d synapses", m, len(net._S))

@@ -886,23 +886,13 @@ class SpikingNetwork(_core.SynapticNetwork):
                     G, name=f"{self._name}_spike_monitor", codeobj_class=self._codeobj
                 )
                 added.append(spike_mon)
-            noise_saved = None
-            if not noise and self._o["noise_tau"] > 0:
-                noise_saved = G.variables["I_noise"].get_value().copy()
-                G.variables["I_noise"].set_value(np.zeros(self._n))
+            paused = "I_noise" if not noise and self._o["noise_tau"] > 0 else None
             if not noise and self._poisson is not None:
                 self._poisson.active = False
-            if added:
-                self._net.add(*added)
             try:
-                with self._seeded(seed):
+                with _epochs.running_with(self, added, paused=paused), self._seeded(seed):
                     self._run(float(duration), ns, progress, report_period, "wake")
             finally:
-                if added:
-                    self._net.remove(*added)
-                G.variables["I_ext"].set_value(np.zeros(self._n))
-                if noise_saved is not None:
-                    G.variables["I_noise"].set_value(noise_saved)
                 if self._poisson is not None:
                     self._poisson.active = True
             firing = G.variables["n_spikes"].get_value() / float(duration)
