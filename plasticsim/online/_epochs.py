@@ -488,12 +488,13 @@ def running_with(net, added, *, paused=None):
             G.variables[paused].set_value(saved)
 
 
-def input_runner(net) -> CodeRunner:
-    """The runner that reads the wake's input ``plasticsim_input(t - t_wake, i)`` each step."""
+def input_runner(net, code=_model.INPUT_CODE) -> CodeRunner:
+    """The runner that reads the wake's input ``plasticsim_input(t - t_wake, i)`` each step
+    (``code``: the neuron model's assignment of it)."""
     return CodeRunner(
         net._G,
         "stateupdate",
-        code=_model.INPUT_CODE,
+        code=code,
         clock=net._clock,
         when=_model.INPUT_SLOT[0],
         order=_model.INPUT_SLOT[1],

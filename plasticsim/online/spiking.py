@@ -855,18 +855,7 @@ class SpikingNetwork(_core.SynapticNetwork):
             if timed is not None:
                 ns["plasticsim_input"] = timed
                 ns["t_wake"] = self._net.t
-                added.append(
-                    CodeRunner(
-                        G,
-                        "stateupdate",
-                        code=_lif.INPUT_CODE,
-                        clock=self._clock,
-                        when=_model.INPUT_SLOT[0],
-                        order=_model.INPUT_SLOT[1],
-                        name=f"{self._name}_input",
-                        codeobj_class=self._codeobj,
-                    )
-                )
+                added.append(_epochs.input_runner(self, _lif.INPUT_CODE))
             rate_mon = spike_mon = None
             if indices is not None:
                 clock_kw = {"clock": self._clock} if record_dt is None else {"dt": record_dt}
