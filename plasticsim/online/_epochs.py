@@ -304,7 +304,7 @@ def sleep(
         measured = n_samples * step
 
         # A view: nothing writes the trace before the epoch ends.
-        trace = net._S.variables["trace"].get_value() if len(net._S) else np.empty(0)
+        trace = net._trace_values()
         scores = estimate_scores(
             trace,
             w,
