@@ -222,6 +222,18 @@ def test_samples_on_the_network_clock_equal_a_trace_clock_bit_for_bit(trace_dt):
     assert len({obj.clock for obj in a.network.objects}) == 1  # runners gone, one clock
 
 
+def test_a_sleep_starting_on_a_sample_runs_no_burn_in():
+    """At t = 75 ms (750 steps) the window on the 25 ms grid starts at t itself, but the
+    float grid 3 * 0.025 s lies 1e-17 s above: that round-off is not a burn-in (a Brian2
+    run of no step, which would cost a run's code generation)."""
+    net = small(rng=3, tau_r=100 * ms)
+    assert float(net.trace_dt) == 0.025
+    net.wake(75 * ms)
+    rep = net.sleep(50 * ms, burn_in=0 * ms, decide=False)
+    assert float(rep.burn_in) == 0.0 and rep.n_samples == 2
+    assert float(net.t) == 0.125
+
+
 def test_decisions_hit_the_density_and_compaction_removes_the_pruned():
     net = SpikingNetwork.from_matrix(ei_matrix(), target="numpy", rng=5, tau_r=50 * ms)
     m = net.n_synapses
