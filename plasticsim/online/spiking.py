@@ -579,8 +579,9 @@ class SpikingNetwork(_core.SynapticNetwork):
         The samples accumulate per synapse only ``X = sum r_post r_pre trace_dt`` and per
         neuron ``Q = sum r^2 trace_dt`` (``rsq``): with ``|w| sgn = w`` the sum of
         ``|w| (r_post - sgn r_pre)^2 trace_dt`` is ``|w| (Q_post + Q_pre) - 2 w X``, and a
-        sample reads and writes one number per synapse instead of three. ``O(m)``, once
-        per measurement; clipped at 0 (a sum of squares; round-off only).
+        sample reads one per-synapse number (``trace``) instead of three (``w``, ``sgn``,
+        ``trace``). ``O(m)``, once per measurement; clipped at 0 (a sum of squares: only
+        round-off can make it negative).
         """
         trace = super()._trace_values()
         if trace.size:
@@ -756,9 +757,9 @@ class SpikingNetwork(_core.SynapticNetwork):
 
         After the burn-in every synapse integrates, every ``trace_dt``,
         ``trace += trace_dt |w| (r_post - sgn r_pre)^2`` (accumulated as its cross term
-        ``r_post r_pre`` and the neurons' ``r^2``, module docstring) and each neuron sums
-        its ``r`` and counts its spikes; the score is the centred ``trace / T`` (module docstring),
-        in mV Hz^2. Each LABILE synapse then becomes STABLE with probability
+        ``r_post r_pre`` and the neurons' ``r^2``) and each neuron sums its ``r`` and
+        counts its spikes; the score is the centred ``trace / T`` (module docstring), in
+        mV Hz^2. Each LABILE synapse then becomes STABLE with probability
         ``p = min(1, k s)`` (weight divided by ``p``) or PRUNED (weight 0), and with
         ``homeostasis="matched"`` each neuron's ``mu`` changes by
         ``tau_s sum_j (J_ij - J'_ij) r_j`` (``report.drive_change``, mV).
