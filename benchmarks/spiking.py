@@ -9,7 +9,7 @@ the CPU time of this process (less sensitive to other processes on a loaded mach
 
 - ``sleep``: ``SpikingNetwork.sleep(decide=False)``: the LIF network plus the filtered
   spike trains ``r``, their sums and spike counts, and every synapse's trace
-  ``|w| (r_post - sgn r_pre)^2`` sampled every ``trace_dt`` (10 ms);
+  ``|w| (r_post - sgn r_pre)^2`` sampled every ``trace_dt`` (25 ms, ``tau_r / 4``);
 - ``wake``: ``SpikingNetwork.wake()`` of the same network (no traces);
 - ``plain``: the LIF script one writes in Brian2 for this network (NeuronGroup with
   ``v`` and ``I_syn``, Synapses with ``w`` and ``on_pre: I_syn_post += w*mV`` on the
@@ -87,7 +87,7 @@ def main(argv=None) -> None:
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per run")
     parser.add_argument("--scale", type=int, default=1, help="multiplies every population")
     parser.add_argument(
-        "--trace-dt", type=float, default=None, help="ms between trace samples (default tau_r/10)"
+        "--trace-dt", type=float, default=None, help="ms between trace samples (default tau_r/4)"
     )
     args = parser.parse_args(argv)
     prefs.logging.file_log = False
@@ -110,18 +110,26 @@ def main(argv=None) -> None:
         J, mu=MU, sigma=SIGMA, target="cython", rng=2, trace_dt=trace_dt
     )
     plain = plain_network(J, seed=3)
-    # Warm-up: compile (or load from the cache) every code object once.
-    net.sleep(20 * ms, decide=False, burn_in=0 * ms)
-    net.wake(5 * ms)
+    every = float(duration / net.trace_dt)
+    if abs(every - round(every)) > 1e-9:
+        raise SystemExit(f"--duration must be a multiple of trace_dt == {net.trace_dt}")
+    # Warm-up: compile (or load from the cache) every code object once. Durations on the
+    # trace grid: every timed sleep is then one Brian2 run (its window starts at once).
+    net.sleep(2 * net.trace_dt, decide=False, burn_in=0 * ms)
+    net.wake(2 * net.trace_dt)
     plain.run(5 * ms)
     print(f"build + warm-up: {time.perf_counter() - t0:.1f} s, trace_dt = {net.trace_dt}")
 
     runs = {"sleep": [], "wake": [], "plain": []}
-    spikes = []
+    spikes, reports = [], []
     for _ in range(args.repeats):
-        runs["sleep"].append(timed(lambda: net.sleep(duration, decide=False, burn_in=0 * ms)))
+        runs["sleep"].append(
+            timed(lambda: reports.append(net.sleep(duration, decide=False, burn_in=0 * ms)))
+        )
         runs["wake"].append(timed(lambda: spikes.append(net.wake(duration).firing_rates)))
         runs["plain"].append(timed(lambda: plain.run(duration)))
+    if any(float(r.burn_in) != 0 or abs(float(r.measured - duration)) > 1e-9 for r in reports):
+        raise SystemExit("a timed sleep had a burn-in run or a shorter window: not comparable")
     mean_rate = float(np.mean([np.mean(np.asarray(r)) for r in spikes]))
     print(f"\nsleep throughput (median of {args.repeats} runs; network at {mean_rate:.1f} Hz)")
     for col, what in ((0, "wall"), (1, "CPU")):

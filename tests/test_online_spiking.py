@@ -122,13 +122,74 @@ def test_trace_scores_equal_the_time_average_of_recorded_rates():
     t0 = float(rep.burn_in)
     window = (t > t0 - step / 2) & (t < t0 + float(rep.measured) - step / 2)
     r = np.asarray(mon.r)[:, window]  # Hz, shape (n, n_samples)
-    assert r.shape[1] == rep.n_samples == 250
+    assert r.shape[1] == rep.n_samples == 100  # 500 ms every tau_r / 4 = 5 ms
     d = r[rep.post] - np.sign(rep.weights)[:, None] * r[rep.pre]
     expected = np.abs(rep.weights) * d.var(axis=1)
     assert np.all(expected > 0)
     np.testing.assert_allclose(rep.scores, expected, rtol=1e-9)
     # The rates the homeostasis uses are the spike counts of the same window.
     assert net.rates.shape == (20,) and float(net.rates.mean()) > 1
+
+
+def test_trace_is_the_sum_of_the_samples_to_rounding():
+    """The synapses' trace after a sleep, assembled from the cross terms sum r_post r_pre
+    and the neurons' sum r^2, is sum_t trace_dt |w| (r_post - sgn r_pre)^2 over the samples
+    (a StateMonitor of r at the same instants), to rounding: the terms that cancel are of
+    size |w| (Q_post + Q_pre), so the error is a few ulps of that."""
+    net = small(rng=7, trace_dt=2 * ms)
+    step = float(net.trace_dt)
+    mon = StateMonitor(net.neurons, "r", record=True, dt=net.trace_dt, when="groups", order=-3)
+    net.network.add(mon)
+    rep = net.sleep(300 * ms, burn_in=40 * ms, decide=False)
+    t = np.asarray(mon.t)
+    t0 = float(rep.burn_in)
+    window = (t > t0 - step / 2) & (t < t0 + float(rep.measured) - step / 2)
+    r = np.asarray(mon.r)[:, window]
+    assert r.shape[1] == rep.n_samples == 130
+    w = rep.weights
+    trace = np.asarray(net.synapses.trace)  # mV Hz^2 s (w in mV)
+    expected = np.abs(w) * ((r[rep.post] - np.sign(w)[:, None] * r[rep.pre]) ** 2).sum(1) * step
+    scale = np.abs(w) * ((r[rep.post] ** 2 + r[rep.pre] ** 2).sum(1) * step)
+    assert np.all(expected > 0)
+    assert np.all(np.abs(trace - expected) <= 1e-13 * scale)
+    # The scores are the centred traces / T (estimate_scores), exactly.
+    mean = r.mean(axis=1)
+    centred = (
+        trace / float(rep.measured)
+        - np.abs(w) * (mean[rep.post] - np.sign(w) * mean[rep.pre]) ** 2
+    )
+    np.testing.assert_allclose(rep.scores, centred, rtol=1e-9)
+
+
+def test_default_trace_dt_costs_two_percent_of_variance():
+    """The default trace_dt is the largest multiple of dt not above tau_r / 4, and samples
+    every Delta multiply the variance of the trace's average of squared deviations by
+    x coth(x), x = Delta / tau_r (their correlation time is tau_r / 2): 1.021 at
+    tau_r / 4. Checked on filtered Poisson trains (r's shot noise, non-Gaussian, at a rate
+    of one spike per tau_r, as the network's neurons): the variance over 4000 windows of 40
+    tau_r of the sample variance of r, sampled every Delta, against sampled every
+    tau_r / 20 (x coth x = 1.0008). Each variance is estimated to sqrt(2 / 4000) = 2.2 %, a
+    ratio of two to 3.2 % (less: same windows), so rtol = 0.1 is 3 standard errors; the
+    effect at Delta = tau_r (31 %) and 2 tau_r (107 %) is far outside it."""
+    import scipy.signal
+
+    for tau_r, dt, every in (
+        (100 * ms, 0.1 * ms, 250),
+        (20 * ms, 0.1 * ms, 50),
+        (1 * ms, 0.2 * ms, 1),
+    ):
+        net = small(tau_r=tau_r, dt=dt)
+        assert net.trace_dt == every * dt
+    gen = np.random.default_rng(0)
+    windows, per_tau, burn = 4000, 20, 100
+    steps = 40 * per_tau
+    spikes = gen.poisson(1.0 / per_tau, size=(windows, steps + burn)).astype(float)
+    r = scipy.signal.lfilter([1.0], [1.0, -np.exp(-1 / per_tau)], spikes, axis=1)[:, burn:]
+    fine = r.var(axis=1).var()
+    for every in (5, 20, 40):  # tau_r / 4, tau_r, 2 tau_r
+        x, x0 = every / per_tau, 1 / per_tau
+        ratio = r[:, ::every].var(axis=1).var() / fine
+        np.testing.assert_allclose(ratio, (x / np.tanh(x)) / (x0 / np.tanh(x0)), rtol=0.1)
 
 
 @pytest.mark.parametrize("trace_dt", [None, 0.1 * ms])
@@ -159,6 +220,18 @@ def test_samples_on_the_network_clock_equal_a_trace_clock_bit_for_bit(trace_dt):
     np.testing.assert_array_equal(a.J.toarray(), b.J.toarray())
     assert a._trace_clock.t == b._trace_clock.t == a.t  # ticked through every sample
     assert len({obj.clock for obj in a.network.objects}) == 1  # runners gone, one clock
+
+
+def test_a_sleep_starting_on_a_sample_runs_no_burn_in():
+    """At t = 75 ms (750 steps) the window on the 25 ms grid starts at t itself, but the
+    float grid 3 * 0.025 s lies 1e-17 s above: that round-off is not a burn-in (a Brian2
+    run of no step, which would cost a run's code generation)."""
+    net = small(rng=3, tau_r=100 * ms)
+    assert float(net.trace_dt) == 0.025
+    net.wake(75 * ms)
+    rep = net.sleep(50 * ms, burn_in=0 * ms, decide=False)
+    assert float(rep.burn_in) == 0.0 and rep.n_samples == 2
+    assert float(net.t) == 0.125
 
 
 def test_decisions_hit_the_density_and_compaction_removes_the_pruned():

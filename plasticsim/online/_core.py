@@ -137,6 +137,10 @@ class SynapticNetwork:
         if self._center:
             self._G.variables["rsum"].set_value(np.zeros(self._n))
 
+    def _trace_values(self) -> np.ndarray:
+        """Every synapse's trace at the end of a measurement (a view of Brian2's array)."""
+        return self._S.variables["trace"].get_value() if len(self._S) else np.empty(0)
+
     def _excitability_schedule(self, excitability, duration):
         """The checked sleep schedule (``sleep(excitability=...)``) of this network."""
         raise TypeError(

@@ -34,7 +34,10 @@ fires at 9.0 Hz with ISI CV 0.77, measured on 200 neurons over 3 s at ``dt = 0.1
 
 Order within a time step (Brian2 slots): trace and sums (``groups, -2``, every
 ``trace_dt``, on the network's clock: ``spiking._SampleRunner``) read ``r`` before the
-neurons' state update and threshold, as in the rate network.
+neurons' state update and threshold, as in the rate network. A sample adds
+``r_post r_pre trace_dt`` to each synapse's ``trace`` and ``r``, ``r^2 trace_dt`` to each
+neuron's ``rsum``, ``rsq``; after the measurement ``SpikingNetwork._trace_values``
+replaces the synapses' sums by the traces ``|w| (rsq_post + rsq_pre) - 2 w trace``.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ DEFAULTS = LIF_DEFAULTS  # the one place (plasticsim.spiking)
 
 RATE_SLOT = ("start", 0)  # rate monitor of a wake
 NEURON_STATE = (  # neuron variables an epoch may change (restored when it fails)
-    "v", "I_syn", "I_noise", "r", "rsum", "n_spikes", "I_ext", "mu", "lastspike",
+    "v", "I_syn", "I_noise", "r", "rsum", "rsq", "n_spikes", "I_ext", "mu", "lastspike",
     "not_refractory",
 )  # fmt: skip
 
@@ -71,6 +74,7 @@ def neuron_model(*, ou: bool) -> str:
         "mu : volt (constant)",  # constant drive; homeostasis changes it between runs
         "I_ext : volt",  # external (wake) input, zero during sleep
         "rsum : hertz",  # sum of r over the trace samples
+        "rsq : hertz",  # sum of r**2 trace_dt over the trace samples (in Hz^2 s)
         "n_spikes : integer",  # spikes since the start of the epoch's measurement
     ]
     return "\n".join(lines)
@@ -83,12 +87,14 @@ SYNAPSE_MODEL = "\n".join(
         "w : 1",  # weight in mV (a spike adds w*mV to I_syn)
         "sgn : 1 (constant)",
         "status : integer (constant)",
-        "trace : hertz",  # in mV Hz^2 s: w is a number of mV
+        # During a measurement the cross term sum r_post r_pre trace_dt (Hz^2 s), then
+        # the trace |w| (rsq_post + rsq_pre) - 2 w (cross term), in mV Hz^2 s (w in mV).
+        "trace : hertz",
     ]
 )
 ON_PRE = "I_syn_post += w*mV"
-TRACE_CODE = "trace += abs(w)*(r_post - sgn*r_pre)**2*trace_dt"
-SUM_CODE = "rsum += r"
+TRACE_CODE = "trace += r_post*r_pre*trace_dt"  # the cross term (SpikingNetwork._trace_values)
+SUM_CODE = "rsum += r\nrsq += r**2*trace_dt"
 INPUT_CODE = "I_ext = plasticsim_input(t - t_wake, i)"
 
 
