@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 from pathlib import Path
 
 import nbformat
@@ -69,7 +70,15 @@ def execute(name: str):
         kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )
-    client.execute(env=kernel_env())  # raises CellExecutionError if a cell fails
+    # Running the kernel client replaces this process's SIGINT handler with Python's
+    # default one (measured: Brian2's handler, installed when Brian2 is imported, is gone
+    # afterwards), which would change what a Ctrl-C does in later tests of this process
+    # (tests/test_online_spiking.py, tests/test_lifetime.py): put it back.
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        client.execute(env=kernel_env())  # raises CellExecutionError if a cell fails
+    finally:
+        signal.signal(signal.SIGINT, sigint)
     return nb
 
 
