@@ -46,16 +46,18 @@ REDUCED = {
     ],
     "spiking": [],  # a spiking network: its own test below (SPIKING_REDUCED)
 }
-#: A reduced spiking model: 26 LIF neurons, Brian2's numpy target, one-second epochs.
+#: A reduced spiking model: 26 LIF neurons, Brian2's numpy target, half-second epochs
+#: (the test checks the command's plumbing: methods, figures, arrays, keys; the run's cost
+#: is the numpy target's per-step overhead, proportional to the simulated time).
 SPIKING_REDUCED = [
     "spiking.sizes=[10, 10]",
     "spiking.n_inh=6",
     "spiking.p_inh=0.5",
     "spiking.target=numpy",
-    "spiking.sleep=1.0",
-    "spiking.burn_in=0.2",
-    "spiking.wake=1.0",
-    "spiking.settle=0.1",
+    "spiking.sleep=0.5",
+    "spiking.burn_in=0.1",
+    "spiking.wake=0.5",
+    "spiking.settle=0.05",
     "pruning.density=0.5",
     "output.dpi=40",
 ]
@@ -240,9 +242,10 @@ def test_demo_from_an_empty_directory(tmp_path, monkeypatch):
     # The demo's message (fixed seed): the noise rule keeps the slow inter-cluster modes
     # better than uniform pruning at the same density.
     assert errors["noise"] < errors["uniform"] and errors["online"] < errors["uniform"]
-    # A second demo (in-process, small) does not overwrite the first.
+    # A second demo (in-process, small, no figures) does not overwrite the first.
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["demo", "--quiet", *sets(REDUCED["clustered"] + FAST)]) == 0
+    small = [*REDUCED["clustered"], *FAST, "output.figures=false"]
+    assert cli.main(["demo", "--quiet", *sets(small)]) == 0
     assert (tmp_path / "results" / "demo-2" / "metrics.json").is_file()
 
 

@@ -203,12 +203,24 @@ def run_child(phases, tmp_path):
     return results
 
 
-def test_ctrl_c_raises_and_restores_the_network(tmp_path):
+#: Every phase of the two tests below, in one child process (the import of Brian2 is its
+#: costly part): each phase builds its own networks, and a cleanup phase puts the patched
+#: restore back after its call.
+CTRL_C_PHASES = ["burn-in", "measurement", "wake", "twice", "nostop"]
+CLEANUP_PHASES = ["cleanup-int", "cleanup-term"]
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory):
+    """The child's RESULT of every phase (CTRL_C_PHASES, then CLEANUP_PHASES)."""
+    return run_child(CTRL_C_PHASES + CLEANUP_PHASES, tmp_path_factory.mktemp("interrupt"))
+
+
+def test_ctrl_c_raises_and_restores_the_network(interrupted):
     """Ctrl-C during burn-in, measurement or wake; twice (the second press raises inside
-    Brian2's run); and with Brian2's stop_on_keyboard_interrupt turned off by the user.
-    (One child process for all phases: the import of Brian2 is the costly part.)"""
-    phases = ["burn-in", "measurement", "wake", "twice", "nostop"]
-    for phase, res in run_child(phases, tmp_path).items():
+    Brian2's run); and with Brian2's stop_on_keyboard_interrupt turned off by the user."""
+    for phase in CTRL_C_PHASES:
+        res = interrupted[phase]
         assert res["raised"] == "KeyboardInterrupt", (phase, res)
         if phase not in ("twice", "nostop"):  # Brian2 stopped the run: our message
             assert "interrupted at t =" in res["message"], (phase, res)
@@ -221,13 +233,12 @@ def test_ctrl_c_raises_and_restores_the_network(tmp_path):
         assert res["later"], (phase, res)
 
 
-def test_a_signal_during_the_restore_waits_until_it_is_done(tmp_path):
+def test_a_signal_during_the_restore_waits_until_it_is_done(interrupted):
     """Ctrl-C during the measurement, then a second Ctrl-C (or a SIGTERM whose handler
     raises SystemExit) once the restore has begun: the restore completes first, then the
     second signal's handler runs (its exception propagates; nothing is swallowed)."""
-    results = run_child(["cleanup-int", "cleanup-term"], tmp_path)
-    for phase, raised in [("cleanup-int", "KeyboardInterrupt"), ("cleanup-term", "SystemExit")]:
-        res = results[phase]
+    for phase, raised in zip(CLEANUP_PHASES, ["KeyboardInterrupt", "SystemExit"], strict=True):
+        res = interrupted[phase]
         assert res["raised"] == raised, (phase, res)
         assert all(res["same"].values()), (phase, res["same"])
         assert res["replay"], (phase, res)
