@@ -34,6 +34,7 @@ NOTEBOOKS = [
     "07_wake_and_sleep",
 ]
 CELL_TIMEOUT = 300  # seconds per cell; the small settings need a few seconds per notebook
+IOPUB_TIMEOUT = 120  # s: for a cell's last output after its reply (execute())
 
 
 def kernel_env() -> dict:
@@ -67,6 +68,12 @@ def execute(name: str):
     client = NotebookClient(
         nb,
         timeout=CELL_TIMEOUT,
+        # A cell's output arrives on IOPub after its execute reply; nbclient waits
+        # iopub_timeout (default 4 s) for it and by default drops it silently when late,
+        # which on a loaded machine once lost a notebook's SUMMARY line. Wait longer, and
+        # fail loudly if it is still missing.
+        iopub_timeout=IOPUB_TIMEOUT,
+        raise_on_iopub_timeout=True,
         kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )
