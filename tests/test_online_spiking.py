@@ -110,18 +110,23 @@ def test_bad_epoch_arguments_are_refused():
 # ---------------------------------------------------------------------- traces
 
 
+def _sleep_recording_r(net, duration, burn_in):
+    """A measuring sleep and r of every neuron at its trace samples (StateMonitor)."""
+    step = float(net.trace_dt)
+    mon = StateMonitor(net.neurons, "r", record=True, dt=net.trace_dt, when="groups", order=-3)
+    net.network.add(mon)
+    rep = net.sleep(duration, burn_in=burn_in, decide=False)
+    t = np.asarray(mon.t)
+    t0 = float(rep.burn_in)
+    window = (t > t0 - step / 2) & (t < t0 + float(rep.measured) - step / 2)
+    return rep, np.asarray(mon.r)[:, window]  # Hz, shape (n, n_samples)
+
+
 def test_trace_scores_equal_the_time_average_of_recorded_rates():
     """Theory-free: each score is |w| times the sample variance of r_post - sgn r_pre over
     the trace samples, computed here from a StateMonitor of r at the same instants."""
     net = small(rng=4)
-    step = float(net.trace_dt)
-    mon = StateMonitor(net.neurons, "r", record=True, dt=net.trace_dt, when="groups", order=-3)
-    net.network.add(mon)
-    rep = net.sleep(600 * ms, burn_in=100 * ms, decide=False)
-    t = np.asarray(mon.t)
-    t0 = float(rep.burn_in)
-    window = (t > t0 - step / 2) & (t < t0 + float(rep.measured) - step / 2)
-    r = np.asarray(mon.r)[:, window]  # Hz, shape (n, n_samples)
+    rep, r = _sleep_recording_r(net, 600 * ms, 100 * ms)
     assert r.shape[1] == rep.n_samples == 100  # 500 ms every tau_r / 4 = 5 ms
     d = r[rep.post] - np.sign(rep.weights)[:, None] * r[rep.pre]
     expected = np.abs(rep.weights) * d.var(axis=1)
@@ -137,14 +142,8 @@ def test_trace_is_the_sum_of_the_samples_to_rounding():
     (a StateMonitor of r at the same instants), to rounding: the terms that cancel are of
     size |w| (Q_post + Q_pre), so the error is a few ulps of that."""
     net = small(rng=7, trace_dt=2 * ms)
+    rep, r = _sleep_recording_r(net, 300 * ms, 40 * ms)
     step = float(net.trace_dt)
-    mon = StateMonitor(net.neurons, "r", record=True, dt=net.trace_dt, when="groups", order=-3)
-    net.network.add(mon)
-    rep = net.sleep(300 * ms, burn_in=40 * ms, decide=False)
-    t = np.asarray(mon.t)
-    t0 = float(rep.burn_in)
-    window = (t > t0 - step / 2) & (t < t0 + float(rep.measured) - step / 2)
-    r = np.asarray(mon.r)[:, window]
     assert r.shape[1] == rep.n_samples == 130
     w = rep.weights
     trace = np.asarray(net.synapses.trace)  # mV Hz^2 s (w in mV)
