@@ -356,6 +356,41 @@ def test_homeostasis_off_leaves_the_drive_alone():
     np.testing.assert_array_equal(rep.drive_change, 0.0)
 
 
+@pytest.mark.parametrize("rule", ["weight", "uniform"])
+def test_sleep_baselines_share_the_decisions_and_the_homeostasis(rule):
+    """rule="weight" / "uniform": p = min(1, k |w|) / p = density at the asked density,
+    the traces still measured, each neuron's mean input at the sleep's rates unchanged."""
+    net = small(rng=9)
+    tau_s = float(net.params["tau_s"])
+    mu0, J0 = np.asarray(net.mu / mV), net.J.toarray()
+    rep = net.sleep(400 * ms, burn_in=50 * ms, density=0.4, rule=rule)
+    p = rep.probabilities[rep.candidate]
+    w = np.abs(rep.weights[rep.candidate])
+    assert p.mean() == pytest.approx(0.4, rel=1e-9)  # solve_k: the expected density
+    if rule == "uniform":
+        np.testing.assert_allclose(p, 0.4)
+    else:  # p = min(1, k |w|), not the traces' p
+        k = np.max(p[p < 1] / w[p < 1])
+        np.testing.assert_allclose(p, np.minimum(1.0, k * w), rtol=1e-9)
+    assert np.all(rep.scores[rep.candidate] > 0)  # traces measured all the same
+    assert 0 < rep.kept_fraction < 1
+    r = np.asarray(net.rates / Hz)
+    mu1, J1 = np.asarray(net.mu / mV), net.J.toarray()
+    np.testing.assert_allclose(mu1 + tau_s * J1 @ r, mu0 + tau_s * J0 @ r, rtol=0, atol=1e-9)
+    assert np.abs(mu1 - mu0).max() > 0  # the homeostasis acted
+
+
+def test_sleep_rule_bad_input_changes_nothing():
+    net = small(rng=9)
+    t0, J0 = net.t, net.J.toarray()
+    with pytest.raises(ValueError, match="rule"):
+        net.sleep(100 * ms, density=0.5, rule="magnitude")
+    with pytest.raises(TypeError, match="rule must be one of"):
+        net.sleep(100 * ms, density=0.5, rule=None)
+    assert net.t == t0 and net.reports == []
+    np.testing.assert_array_equal(net.J.toarray(), J0)
+
+
 # ---------------------------------------------------------------------- rollback
 
 

@@ -752,6 +752,7 @@ class SpikingNetwork(_core.SynapticNetwork):
         report=None,
         report_period=10 * second,
         min_kept=0,
+        rule="noise",
     ) -> SleepReport:
         r"""One sleep epoch: noise on, inputs off, local traces, then the decisions.
 
@@ -779,6 +780,12 @@ class SpikingNetwork(_core.SynapticNetwork):
             candidates, reweighted by ``1 / p`` like the others (as in
             :meth:`RateNetwork.sleep`); the homeostasis counts them like any other kept
             synapse. ``0``: the rule as published.
+        rule : {"noise", "weight", "uniform"}, default="noise"
+            What ``p = min(1, k s)`` is computed from: the traces (the rule), or a
+            baseline at the same ``density`` with the same decisions, reweighting and
+            homeostasis: ``s = |w|`` (``"weight"``) or ``s = 1`` (``"uniform"``), as in
+            :meth:`RateNetwork.sleep`. The traces are measured (and reported) whatever
+            the rule.
 
         Returns
         -------
@@ -810,6 +817,7 @@ class SpikingNetwork(_core.SynapticNetwork):
             report=report,
             report_period=report_period,
             min_kept=min_kept,
+            rule=rule,
         )
 
     def wake(
