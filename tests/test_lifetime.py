@@ -5,16 +5,18 @@ Brian2 runs on the numpy target with small networks and short epochs.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 
 import numpy as np
 import pytest
-from brian2 import ms
+from brian2 import TimedArray, ms
 
 from plasticsim.online import (
     LABILE,
     RateNetwork,
     SleepEpoch,
+    UpDown,
     WakeEpoch,
     pattern_completion,
 )
@@ -490,3 +492,37 @@ def test_the_lifetime_model_runs(tmp_path):
     assert (tmp_path / "out" / "lifetime.png").is_file()
     back = read_results(tmp_path / "out")
     np.testing.assert_array_equal(back.arrays["lifetime_synapses"], s[:, None])
+
+
+def test_live_sleeps_with_an_excitability_schedule_like_sleep_does():
+    """SleepEpoch(excitability=...) is sleep(excitability=...): a lifetime and the same
+    epochs called by hand on a twin network give the same network bit for bit."""
+    n = 10
+    P = np.zeros((1, n))
+    P[0, :4] = 1
+    A = _background(n, 0.3, 5)
+    sweep = UpDown(2 * TAU, up=1.0, down=2.0)
+    wake = WakeEpoch(3 * TAU, P, TAU, eta=0.05, budget=4, threshold=0.1, homeostasis_dt=TAU)
+    sleep = SleepEpoch(4 * TAU, density=0.5, burn_in=TAU, excitability=sweep)
+    a, b = _net(A, seed=3), _net(A, seed=3)
+    recs = a.live([wake, sleep])
+    b.learn(3 * TAU, patterns=P, present=TAU, eta=0.05, budget=4, threshold=0.1,
+            homeostasis_dt=TAU)  # fmt: skip
+    rep = b.sleep(4 * TAU, density=0.5, burn_in=TAU, excitability=sweep)
+    np.testing.assert_array_equal(a.matrix, b.matrix)
+    np.testing.assert_array_equal(recs[-1].report.scores, rep.scores)
+    # Without the schedule the same lifetime measures other traces.
+    c = _net(A, seed=3)
+    plain = c.live([wake, dataclasses.replace(sleep, excitability=None)])
+    assert not np.array_equal(plain[-1].report.scores, rep.scores)
+
+
+def test_live_checks_an_excitability_schedule_before_anything_runs():
+    net = _net(_background(6, 0.5, 0))
+    bad = [SleepEpoch(TAU, density=0.5), SleepEpoch(TAU, density=0.5, excitability="up")]
+    with pytest.raises(TypeError, match=r"schedule\[1\]\.excitability must be None"):
+        net.live(bad)
+    short = TimedArray(np.ones(3), dt=TAU)  # covers 3 tau of a 5-tau sleep
+    with pytest.raises(ValueError, match=r"schedule\[0\]\.excitability covers"):
+        net.live([SleepEpoch(5 * TAU, density=0.5, excitability=short)])
+    assert float(net.t) == 0.0 and net.reports == []

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from brian2 import Quantity, second
 
-from . import _checks, _model
+from . import _checks, _model, _schedule
 from ._learning import LearnReport, check_patterns
 from ._rules import RULES
 from .states import count_states
@@ -80,7 +80,10 @@ class SleepEpoch:
 
     ``rule`` is ``"noise"`` (the traces), ``"weight"`` or ``"uniform"`` (baselines at the
     same ``density``: :meth:`RateNetwork.sleep`), or ``"none"``: the same sleep without
-    decisions (nothing is pruned; a control for what pruning does).
+    decisions (nothing is pruned; a control for what pruning does). ``excitability``: the
+    sleep's leak schedule (:meth:`RateNetwork.sleep`; an ``UpDown``, a function of time or
+    a ``TimedArray``), checked in form before the lifetime starts and against the network
+    as it is when the sleep starts.
     """
 
     duration: Quantity
@@ -90,6 +93,7 @@ class SleepEpoch:
     relabile: float = 0.0
     burn_in: Quantity | None = None
     min_kept: int = 0
+    excitability: object = None
 
     kind = "sleep"
 
@@ -309,6 +313,16 @@ def live(net, schedule, *, patterns=None, cue_fraction=0.5, slowest=5) -> list[E
         raise ValueError(f"slowest == {slowest!r}, must be an integer >= 0.")
     for i, e in enumerate(epochs):  # every argument checked before anything runs
         _model.check_time(f"schedule[{i}].duration", e.duration)
+        if isinstance(e, SleepEpoch) and e.excitability is not None:
+            # the schedule's form (its stability needs the network as it will be)
+            try:
+                _schedule.resolve(
+                    e.excitability, n=net.n, dt=net.dt, duration=e.duration, name=net._name
+                )
+            except (TypeError, ValueError) as exc:
+                msg = str(exc)
+                where = "" if msg.startswith("excitability") else "excitability: "
+                raise type(exc)(f"schedule[{i}].{where}{msg}") from None
     args = (patterns, cue_fraction, int(slowest))
     records = [_measure(net, 0, "start", None, None, *args, 0.0)]
     try:
@@ -342,6 +356,7 @@ def live(net, schedule, *, patterns=None, cue_fraction=0.5, slowest=5) -> list[E
                     relabile=e.relabile if decide else 0.0,
                     burn_in=e.burn_in,
                     min_kept=e.min_kept,
+                    excitability=e.excitability,
                 )
                 rule = e.rule
             wall = time.perf_counter() - wall0
