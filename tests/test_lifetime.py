@@ -526,3 +526,21 @@ def test_live_checks_an_excitability_schedule_before_anything_runs():
     with pytest.raises(ValueError, match=r"schedule\[0\]\.excitability covers"):
         net.live([SleepEpoch(5 * TAU, density=0.5, excitability=short)])
     assert float(net.t) == 0.0 and net.reports == []
+
+
+def test_a_timed_array_covering_the_sleep_as_asked_is_enough_off_the_sample_grid():
+    """After a wake of 1.37 tau the sleep's window starts on the next sample, so the sleep
+    runs up to one trace_dt longer than asked; a TimedArray covering the duration asked
+    for is accepted (Brian2 holds its last value) by live() and by sleep()."""
+    A = _background(6, 0.5, 0)
+    sweep = TimedArray(np.r_[np.ones(2), 2 * np.ones(3)], dt=TAU)  # covers 5 tau exactly
+    epochs = [WakeEpoch(1.37 * TAU, np.ones((1, 6)), TAU, eta=0.01, budget=0),
+              SleepEpoch(5 * TAU, density=0.5, burn_in=TAU, excitability=sweep)]  # fmt: skip
+    net = _net(A)
+    recs = net.live(epochs)
+    assert [r.kind for r in recs] == ["start", "wake", "sleep"]
+    twin = _net(A)
+    twin.learn(1.37 * TAU, patterns=np.ones((1, 6)), present=TAU, eta=0.01, budget=0)
+    rep = twin.sleep(5 * TAU, density=0.5, burn_in=TAU, excitability=sweep)
+    assert float(rep.duration) > float(5 * TAU)  # the window stretched past the array
+    np.testing.assert_array_equal(net.matrix, twin.matrix)

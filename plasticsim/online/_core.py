@@ -141,7 +141,7 @@ class SynapticNetwork:
         """Every synapse's trace at the end of a measurement (a view of Brian2's array)."""
         return self._S.variables["trace"].get_value() if len(self._S) else np.empty(0)
 
-    def _excitability_schedule(self, excitability, duration):
+    def _excitability_schedule(self, excitability, duration, cover=None):
         """The checked sleep schedule (``sleep(excitability=...)``) of this network."""
         raise TypeError(
             f"excitability schedules modulate a leak: {type(self).__name__} has none; "

@@ -240,7 +240,9 @@ def sleep(
     # A sleep schedule (_schedule.py): resolved and checked before anything is simulated.
     schedule = None
     if excitability is not None:
-        schedule = net._excitability_schedule(excitability, (burn + n_meas * step) * second)
+        schedule = net._excitability_schedule(
+            excitability, (burn + n_meas * step) * second, cover=duration
+        )
 
     # All or nothing (_rollback.epoch): whatever is raised before the report is appended
     # (a Ctrl-C that stopped a run, an error) leaves the network as it was before the call.

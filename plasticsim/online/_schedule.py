@@ -119,8 +119,14 @@ def _check_values(values: np.ndarray, n: int, what: str) -> np.ndarray:
     return values
 
 
-def resolve(excitability, *, n: int, dt: Quantity, duration: Quantity, name: str) -> TimedArray:
+def resolve(
+    excitability, *, n: int, dt: Quantity, duration: Quantity, name: str, cover=None
+) -> TimedArray:
     """The schedule as a dimensionless ``TimedArray``, validated, covering ``duration``.
+
+    A given ``TimedArray`` must cover ``cover`` (default ``duration``): the sleep as asked.
+    The simulated sleep can be longer by less than one ``trace_dt`` (its window starts on
+    the sample grid); Brian2's ``TimedArray`` holds its last value there.
 
     ``excitability`` is an :class:`UpDown`, a callable ``g(t)`` of a brian2 time array
     (from the start of the epoch) returning factors of shape ``(len(t),)`` or
@@ -137,10 +143,11 @@ def resolve(excitability, *, n: int, dt: Quantity, duration: Quantity, name: str
             )
         values = _check_values(np.asarray(excitability.values), n, "the TimedArray's values")
         covered = values.shape[0] * float(excitability.dt)
-        if covered < float(duration) * (1 - 1e-9):
+        need = duration if cover is None else cover
+        if covered < float(need) * (1 - 1e-9):
             raise ValueError(
                 f"excitability covers {covered * second!s}, shorter than the sleep "
-                f"duration == {duration!s}."
+                f"duration == {need!s}."
             )
         return excitability
     if not callable(excitability):

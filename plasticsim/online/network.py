@@ -551,7 +551,7 @@ class RateNetwork(SynapticNetwork):
     def _sleep_inputs_off(self) -> None:
         self._G.variables["I_ext"].set_value(np.zeros(self._n))
 
-    def _excitability_schedule(self, excitability, duration):
+    def _excitability_schedule(self, excitability, duration, cover=None):
         """The schedule as a ``TimedArray`` (:func:`._schedule.resolve`), checked.
 
         Frozen-time checks of the extremes: the network with every leak at its smallest
@@ -559,7 +559,7 @@ class RateNetwork(SynapticNetwork):
         (``_checks``: exact eigenvalues up to 2,000 neurons, bounds or ARPACK above).
         """
         timed = _schedule.resolve(
-            excitability, n=self._n, dt=self._dt, duration=duration, name=self._name
+            excitability, n=self._n, dt=self._dt, duration=duration, name=self._name, cover=cover
         )
         low, high = _schedule.extremes(timed, self._n)
         pre, post, w, _, _ = self._table()
