@@ -4,7 +4,7 @@ slowest modes of A_eff and the between-cluster spike-count covariance after prun
 with the same homeostasis), and the firing rates.
 
 Run: ``python benchmarks/spiking_claims.py [n_seeds] [KEY=VALUE ...]`` (one run of
-``models/spiking.toml`` per seed, a few minutes each on one core; ``KEY=VALUE`` as the
+``models/spiking.toml`` per seed, about a minute each; ``KEY=VALUE`` as the
 CLI's ``--set``). Prints one row per seed and method, then the medians and how often each
 method beats the weight baseline.
 
@@ -24,7 +24,7 @@ homeostasis), a what-if homeostasis that :class:`~plasticsim.online.SpikingNetwo
 not implement: the analogue of the rate network's matched leak. Every seed's line also
 prints the largest deviation of the scores from the rate-weighted weights
 ``|J_ij| (S_ii + S_jj)`` next to the largest count correlation ``|rho_ij|`` of a connected
-pair, which bounds it (``s_ij = |J_ij| (S_ii + S_jj) (1 - 2 sgn S_ij / (S_ii + S_jj))``).
+pair, which bounds it (``s_ij = |J_ij| (S_ii + S_jj) (1 - 2 sgn(J_ij) S_ij / (S_ii + S_jj))``).
 
 Two more what-ifs of the screen. ``--rate-rule`` prunes ``A_eff`` itself as a rate network
 with the exact rule (its own matched diagonal, white noise: the setting of the published
@@ -139,7 +139,7 @@ def screen(n_seeds: int, sets: list[str], scaling: bool, rate_rule: bool, self_c
         p_in = P["noise"][ee & same].mean()
         p_out = P["noise"][ee & ~same].mean() if (ee & ~same).any() else float("nan")
         # The scores against the rate-weighted weights |J| (S_ii + S_jj): their ratio is
-        # 1 - 2 sgn S_ij / (S_ii + S_jj), within 1 -+ |rho_ij| (rho the count correlation).
+        # 1 - 2 sgn(J_ij) S_ij / (S_ii + S_jj), within 1 -+ |rho_ij| (rho the count correlation).
         diag = np.diag(lr0.S0)
         rw = a * (diag[:, None] + diag[None, :])
         rho = np.abs(lr0.S0 / np.outer(d, d))[mask]

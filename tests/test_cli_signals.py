@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,28 @@ def test_sigint_inside_brian2_run_with_force_keeps_the_old_result(tmp_path):
     assert "online: sleep 1/1 done" not in stderr
     assert stdout == ""
     assert snapshot(out) == before
+
+
+def test_sigint_inside_a_lifetime_sleep_leaves_nothing(tmp_path):
+    """The lifetime model (``pruning.online = false``, Brian2 all the same): the command's
+    handler, not Brian2's "stop the run", takes the Ctrl-C of a sleep (10^6 steps)."""
+    long_sleep = [
+        "lifetime.cycles=1",
+        'lifetime.rules=["noise"]',
+        "lifetime.repeats=1",
+        "lifetime.wake=10.0",
+        "lifetime.sleep=20000.0",
+        "online.target=numpy",
+        "output.figures=false",
+    ]
+    cmd = Command("run", "lifetime", "--out", "res", *sets(long_sleep), cwd=tmp_path)
+    cmd.wait_for("live: epoch 1 (wake)")  # the sleep's Network.run starts next
+    time.sleep(1.0)
+    status, stderr, stdout = cmd.interrupt(signal.SIGINT)
+    assert_interrupted(status, stderr, tmp_path, [])
+    assert "live: epoch 2" not in stderr
+    assert "Simulation stop requested" not in stderr  # Brian2's own handler
+    assert stdout == ""
 
 
 def test_sigterm_while_building_the_brian2_network_leaves_nothing(tmp_path):

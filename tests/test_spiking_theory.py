@@ -453,7 +453,7 @@ def _rate_weighted_deviation(lr, J):
 
 
 def test_in_an_asynchronous_state_scores_are_rate_weighted_weights():
-    """s_ij = |J_ij| (S_ii + S_jj) (1 - 2 sgn S_ij / (S_ii + S_jj)), |2 S_ij / (S_ii + S_jj)|
+    """s_ij = |J_ij| (S_ii + S_jj) (1 - 2 sgn(J_ij) S_ij / (S_ii + S_jj)), |2 S_ij / (S_ii + S_jj)|
     <= |rho_ij|: weak count correlations make the scores the weights times the count
     variances (why the spiking traces prune like the weights, models/README.md)."""
     J = _clustered(4)  # correlation coefficients ~ +-0.09 (_clustered's docstring)
