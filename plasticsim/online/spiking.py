@@ -307,7 +307,8 @@ class SpikingNetwork(_core.SynapticNetwork):
         trace_dt : brian2 time, default=None
             Interval between trace samples, a multiple of ``dt``; by default the largest
             multiple of ``dt`` not above ``tau_r / 4``. The squared deviations the trace
-            averages are correlated over ``tau_r / 2`` (``r`` over ``tau_r``), so samples
+            averages are correlated over ``tau_r / 2`` (``r`` over ``tau_r``, for ``tau_r``
+            much longer than the network's own correlation times), so samples
             every ``trace_dt`` have ``(trace_dt / tau_r) coth(trace_dt / tau_r)`` times the
             variance of a continuous average over the same window: 1.021 at ``tau_r / 4``
             (1.003 at ``tau_r / 10``, 1.31 at ``tau_r``), for a sample costing ``O(m)``.
@@ -579,9 +580,10 @@ class SpikingNetwork(_core.SynapticNetwork):
         The samples accumulate per synapse only ``X = sum r_post r_pre trace_dt`` and per
         neuron ``Q = sum r^2 trace_dt`` (``rsq``): with ``|w| sgn = w`` the sum of
         ``|w| (r_post - sgn r_pre)^2 trace_dt`` is ``|w| (Q_post + Q_pre) - 2 w X``, and a
-        sample reads one per-synapse number (``trace``) instead of three (``w``, ``sgn``,
-        ``trace``). ``O(m)``, once per measurement; clipped at 0 (a sum of squares: only
-        round-off can make it negative).
+        sample reads three per-synapse arrays (the two int32 indices and ``trace``) instead
+        of five (and ``w``, ``sgn``). ``O(m)`` time, once per measurement, and one float64
+        temporary per synapse; clipped at 0 (a sum of squares: only round-off can make it
+        negative).
         """
         trace = super()._trace_values()
         if trace.size:
@@ -590,8 +592,12 @@ class SpikingNetwork(_core.SynapticNetwork):
             post = S.variables["_synaptic_post"].get_value()
             w = S.variables["w"].get_value()
             q = self._G.variables["rsq"].get_value()
-            trace *= -2.0 * w
-            trace += np.abs(w) * (q[post] + q[pre])
+            trace *= w
+            trace *= -2.0
+            tmp = q[post]
+            tmp += q[pre]
+            tmp *= np.abs(w)  # np.abs(w): a second temporary, freed at once
+            trace += tmp
             np.maximum(trace, 0.0, out=trace)
         return trace
 
