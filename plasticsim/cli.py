@@ -372,30 +372,11 @@ class _Watch:
         return now is not None and now != self.before
 
 
-_FROZEN = False  # _freeze_imports has run in this process
-
-
 def _freeze_imports() -> None:
-    """Move the modules a Brian2 run imports out of the cyclic garbage collector's reach.
+    """Before a run in Brian2: :func:`plasticsim._brian.freeze_imports`."""
+    from ._brian import freeze_imports
 
-    Brian2 calls ``gc.collect()`` at the start of every ``Network.run`` (to warn about
-    objects left out of the network); a full collection walks every tracked object, and
-    once Brian2, sympy, scipy and matplotlib are imported that is ~0.05-0.1 s per run,
-    often more than a short run itself (the lifetime model: 15 s -> 8 s). Imported modules
-    live as long as the process, so freezing them (``gc.freeze``: ignored by every later
-    collection) changes no result. Once per process, before the first run: anything a
-    later freeze would catch could never be collected.
-    """
-    global _FROZEN
-    if _FROZEN:
-        return
-    import gc
-
-    from . import _brian, plotting  # noqa: F401  (Brian2, sympy; matplotlib)
-
-    gc.collect()
-    gc.freeze()
-    _FROZEN = True
+    freeze_imports()
 
 
 def _uses_brian2(config) -> bool:

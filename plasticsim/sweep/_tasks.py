@@ -5,9 +5,10 @@ that joins or is restarted later, it limits BLAS and OpenMP pools to one thread
 (threadpoolctl: the workers share the cores, one run each), quiets the library's log
 lines (each run's warnings are recorded in its metrics), and, when a run of the sweep
 uses the online simulator, imports Brian2 in the worker's main thread (Brian2 installs a
-SIGINT handler on import, which only the main thread may do; tasks run in worker threads)
-and gives the worker its own Cython cache directory, so that no two workers compile into
-the same directory at once.
+SIGINT handler on import, which only the main thread may do; tasks run in worker threads),
+gives the worker its own Cython cache directory, so that no two workers compile into
+the same directory at once, and freezes the imported modules out of the cyclic garbage
+collector (``plasticsim._brian.freeze_imports``: Brian2 collects at every run).
 
 :func:`run_task` runs one (cell, seed) in memory and returns a JSON-ready record; a
 failure of the run is part of the record (the sweep goes on), never an exception.
@@ -95,7 +96,7 @@ class WorkerSetup(WorkerPlugin):
         logger.handlers[:] = [logging.NullHandler()]
         logger.propagate = False
         if self.brian:
-            from .._brian import brian2
+            from .._brian import brian2, freeze_imports
 
             root = self.cache_root or _default_cache_root()
             path = worker_cache_dir(root, worker.name)
@@ -103,6 +104,7 @@ class WorkerSetup(WorkerPlugin):
             brian2.prefs.codegen.runtime.cython.cache_dir = path
             brian2.prefs.logging.file_log = False
             brian2.prefs.logging.save_script = False
+            freeze_imports()  # Brian2's gc.collect() at every run: only the run's objects
         if self.ignore_sigint and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
