@@ -42,7 +42,7 @@ import logging
 import sys
 
 import numpy as np
-from brian2 import Hz, ms, mV
+from brian2 import Hz, mV
 
 from plasticsim.experiment import NoProgress, run_model
 
@@ -98,29 +98,20 @@ def screen(n_seeds: int, sets: list[str], scaling: bool, rate_rule: bool, self_c
     from plasticsim import control_probabilities, pruning_probabilities
     from plasticsim.experiment import load_model
     from plasticsim.experiment._run import _stage_seeds
+    from plasticsim.experiment._spiking import _network, _params
     from plasticsim.rule import _k_from_values, sparsify
     from plasticsim.spectra import compare_spectra
-    from plasticsim.spiking import clustered_ei, homeostatic_drive, linear_response
+    from plasticsim.spiking import homeostatic_drive, linear_response
 
     cfg = load_model("spiking", overrides=sets).config
     sp, density = cfg["spiking"], cfg["pruning"]["density"]
-    keys = ("p_in", "p_out", "p_inh", "w_in", "w_out", "w_ei", "w_ie", "spread")
-    neuron = {
-        "sigma": sp["sigma"] * mV,
-        "tau_m": sp["tau_m"] * ms,
-        "tau_s": sp["tau_s"] * ms,
-        "t_ref": sp["t_ref"] * ms,
-        "V_th": sp["V_th"] * mV,
-        "V_r": sp["V_r"] * mV,
-        "dt": sp["dt"] * ms,
-    }
+    # the simulator's neuron parameters, less those the theory does not take
+    neuron = {k: v for k, v in _params(sp).items() if k not in ("tau_r", "target")}
     n_cl = len(sp["sizes"])
     errs = {m: {"slow2": [], "cov": [], "rate": []} for m in ("noise", "weight", "uniform")}
     for seed in range(1, n_seeds + 1):
         seeds = _stage_seeds(seed)
-        J, labels = clustered_ei(
-            sp["sizes"], sp["n_inh"], rng=seeds["network"], **{k: sp[k] for k in keys}
-        )
+        J, labels = _network(sp, seeds["network"])
         mu0 = np.full(J.shape[0], sp["mu"])
         lr0 = linear_response(J, mu=mu0 * mV, **neuron)
         r = np.asarray(lr0.rates / Hz)

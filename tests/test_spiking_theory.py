@@ -463,11 +463,10 @@ def test_in_an_asynchronous_state_scores_are_rate_weighted_weights():
     # correlation is below 0.05 (README: 0.038-0.041 over 10 seeds), and so is every
     # score's departure from the rate-weighted weight.
     from plasticsim.experiment import load_model
-    from plasticsim.spiking import clustered_ei
+    from plasticsim.experiment._spiking import _network
 
     sp = load_model("spiking").config["spiking"]
-    keys = ("p_in", "p_out", "p_inh", "w_in", "w_out", "w_ei", "w_ie", "spread")
-    J, _ = clustered_ei(sp["sizes"], sp["n_inh"], rng=1, **{k: sp[k] for k in keys})
+    J, _ = _network(sp, 1)
     lr = linear_response(J, mu=sp["mu"] * mV, sigma=sp["sigma"] * mV)
     dev, rho = _rate_weighted_deviation(lr, J)
     assert dev <= rho * (1 + 1e-12) < 0.05

@@ -51,6 +51,17 @@ log = logging.getLogger(__package__)
 SYNCHRONY_BIN = 0.005
 
 
+#: The keys of the [spiking] table that are arguments of plasticsim.spiking.clustered_ei.
+NETWORK_KEYS = ("p_in", "p_out", "p_inh", "w_in", "w_out", "w_ei", "w_ie", "spread")
+
+
+def _network(sp: dict, rng):
+    """The model's weights (mV) and neuron labels: clustered_ei from the [spiking] table."""
+    from ..spiking import clustered_ei
+
+    return clustered_ei(sp["sizes"], sp["n_inh"], rng=rng, **{k: sp[k] for k in NETWORK_KEYS})
+
+
 def _params(sp: dict) -> dict:
     """SpikingNetwork keyword arguments from the [spiking] table (Brian2 quantities)."""
     from .._brian import brian2
@@ -217,7 +228,6 @@ def run_spiking(run: _Run) -> None:
     from ..online import LABILE, STABLE, SpikingNetwork
     from ..rule import _k_from_values
     from ..spectra import compare_spectra
-    from ..spiking import clustered_ei
 
     second, mV, Hz = brian2.second, brian2.mV, brian2.Hz
     cfg = run.cfg
@@ -226,19 +236,7 @@ def run_spiking(run: _Run) -> None:
 
     # -- network
     with run.phase("network", "network"):
-        J, labels = clustered_ei(
-            sp["sizes"],
-            sp["n_inh"],
-            p_in=sp["p_in"],
-            p_out=sp["p_out"],
-            p_inh=sp["p_inh"],
-            w_in=sp["w_in"],
-            w_out=sp["w_out"],
-            w_ei=sp["w_ei"],
-            w_ie=sp["w_ie"],
-            spread=sp["spread"],
-            rng=run.seeds["network"],
-        )
+        J, labels = _network(sp, run.seeds["network"])
     n, n_exc = J.shape[0], int(sum(sp["sizes"]))
     run.J, run.labels, run.pruned = J, labels, {}
     run.n_syn = int(np.count_nonzero(J))
